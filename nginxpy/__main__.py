@@ -1,0 +1,5 @@
+import sys
+
+from nginxpy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,341 @@
+"""Read a configuration the way nginx does: directive by directive, in file order.
+
+This is ``ngx_conf_parse`` + ``ngx_conf_handler``: every directive is looked up in
+the registry, its context and argument count are checked, and its setter parses
+and stores its value, raising nginx's own error text.  Block directives open a new
+level and walk their body; the http block runs nginx's post-configuration checks
+when it closes (unknown variables, server names, listen conflicts).  The result is
+the typed model the runtime serves (:mod:`nginxpy.conf.model`).
+"""
+
+from __future__ import annotations
+
+import glob as globmod
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nginxpy.conf import values as conf_values
+from nginxpy.conf.ast import ConfFile, Directive
+from nginxpy.conf.directives import SPECS
+from nginxpy.conf.model import (
+    _SPECS_BY_NAME,
+    ConfError,
+    HttpScope,
+    MainScope,
+    Message,
+    Scope,
+)
+from nginxpy.conf.parse import parse_file
+from nginxpy.conf.registry import Args, Ctx, Registry, Spec, argument_count_ok, build_registry
+
+REGISTRY: Registry = build_registry(SPECS)
+for _spec in SPECS:
+    _SPECS_BY_NAME.setdefault(_spec.name, _spec)
+
+# The deepest include nesting before nginx runs out of file descriptors.
+MAX_INCLUDE_DEPTH = 512
+
+Handler = Callable[["Loader", Directive, Scope, Spec], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(*names: str) -> Callable[[Handler], Handler]:
+    """Register the setter of one or more directives (nginx's ``cmd->set``)."""
+
+    def register(function: Handler) -> Handler:
+        for name in names:
+            HANDLERS[name] = function
+        return function
+
+    return register
+
+
+@dataclass
+class Paths:
+    """nginx's prefixes: -p (prefix) and the directory of the main file (conf prefix)."""
+
+    prefix: str
+    conf_file: str
+    conf_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.conf_prefix:
+            self.conf_prefix = os.path.dirname(self.conf_file) + os.sep
+
+    def full_name(self, name: str, conf: bool = False) -> str:
+        """ngx_conf_full_name: relative names resolve against the (conf) prefix."""
+        if name.startswith("/"):
+            return name
+        base = self.conf_prefix if conf else self.prefix
+        return os.path.join(base, name)
+
+
+@dataclass
+class Loader:
+    paths: Paths
+    registry: Registry = field(default_factory=lambda: REGISTRY)
+    main: MainScope = field(default_factory=lambda: MainScope(Ctx.MAIN))
+    loaded_modules: set[str] = field(default_factory=set)
+    include_depth: int = 0
+    # Directive being handled, for messages about it.
+    current: Directive | None = None
+
+    # -- messages ---------------------------------------------------------------------
+
+    def error(self, text: str, directive: Directive | None = None) -> ConfError:
+        directive = directive or self.current
+        if directive is None:
+            return ConfError(text)
+        return ConfError(text, directive.file, directive.end_line)
+
+    def warn(self, text: str, directive: Directive | None = None, level: str = "warn") -> None:
+        directive = directive or self.current
+        if directive is None:
+            self.main.messages.append(Message(level, text))
+        else:
+            self.main.messages.append(Message(level, text, directive.file, directive.end_line))
+
+    # -- files ------------------------------------------------------------------------
+
+    def read(self, path: str, by: Directive | None = None) -> ConfFile:
+        try:
+            conf = parse_file(path)
+        except OSError as exc:
+            raise self.error(
+                f'open() "{path}" failed ({exc.errno}: {os.strerror(exc.errno or 0)})', by
+            ) from None
+        self.main.files.append(path)
+        return conf
+
+    def walk_file(self, conf: ConfFile, scope: Scope) -> None:
+        self.walk(conf.directives(), scope)
+        if conf.error is not None:
+            raise ConfError(conf.error.message, conf.error.file, conf.error.line)
+
+    def walk(self, directives: list[Directive], scope: Scope) -> None:
+        for directive in directives:
+            self.handle(directive, scope)
+
+    def walk_block(self, directive: Directive, scope: Scope) -> None:
+        """Walk a block's body; a block the file ended inside of stops here (the error follows)."""
+        self.walk(directive.directives(), scope)
+
+    # -- one directive (ngx_conf_handler) ---------------------------------------------
+
+    def handle(self, directive: Directive, scope: Scope) -> None:
+        for arg in [*directive.args]:
+            if arg.bad_follow is not None:
+                raise ConfError(f'unexpected "{arg.bad_follow}"', directive.file, arg.bad_line)
+        self.current = directive
+        name = directive.name
+        specs = [
+            spec
+            for spec in self.registry.lookup(name)
+            if not spec.dynamic or spec.module in self.loaded_modules
+        ]
+        if not specs:
+            raise self.error(f'unknown directive "{name}"')
+        spec = next((spec for spec in specs if spec.contexts & scope.ctx), None)
+        if spec is None:
+            raise self.error(f'"{name}" directive is not allowed here')
+        is_block = directive.block is not None or directive.raw_block is not None
+        if not spec.is_block and is_block:
+            raise self.error(f'directive "{name}" is not terminated by ";"')
+        if spec.is_block and not is_block:
+            raise self.error(f'directive "{name}" has no opening "{{"')
+        if not argument_count_ok(spec.args, len(directive.args)):
+            raise self.error(f'invalid number of arguments in "{name}" directive')
+        setter = HANDLERS.get(name) or SLOT_SETTERS.get(spec.kind) or set_custom_default
+        setter(self, directive, scope, spec)
+        self.current = directive
+        if not spec.implemented and name not in self.main.ignored:
+            self.main.ignored[name] = directive
+
+    def store(self, scope: Scope, directive: Directive, value: object, duplicate_check: bool = True) -> None:
+        name = directive.name
+        if duplicate_check and name in scope.values:
+            raise self.error(f'"{name}" directive is duplicate')
+        scope.values[name] = value
+        scope.set_by[name] = directive
+
+
+# -- nginx's shared setters (ngx_conf_set_*_slot) ------------------------------------
+
+
+def _first(directive: Directive) -> str:
+    return directive.args[0].value
+
+
+def set_flag(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if directive.name in scope.values:
+        raise loader.error(f'"{directive.name}" directive is duplicate')
+    value = conf_values.parse_flag(_first(directive))
+    if value is None:
+        raise loader.error(
+            f'invalid value "{_first(directive)}" in "{directive.name}" directive, it must be "on" or "off"'
+        )
+    loader.store(scope, directive, value)
+
+
+def _parsed(
+    parse: Callable[[str], int | None], message: str
+) -> Callable[[Loader, Directive, Scope, Spec], None]:
+    def setter(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+        if directive.name in scope.values:
+            raise loader.error(f'"{directive.name}" directive is duplicate')
+        value = parse(_first(directive))
+        if value is None:
+            raise loader.error(f'"{directive.name}" directive {message}')
+        loader.store(scope, directive, value)
+
+    return setter
+
+
+def set_str(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    loader.store(scope, directive, _first(directive))
+
+
+def set_str_array(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    scope.values.setdefault(directive.name, []).append(_first(directive))
+    scope.set_by[directive.name] = directive
+
+
+def set_keyval(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    scope.values.setdefault(directive.name, []).append((directive.args[0].value, directive.args[1].value))
+    scope.set_by[directive.name] = directive
+
+
+def set_enum(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if directive.name in scope.values:
+        raise loader.error(f'"{directive.name}" directive is duplicate')
+    word = _first(directive)
+    for value in spec.values:
+        if value.lower() == word.lower():
+            loader.store(scope, directive, value)
+            return
+    raise loader.error(f'invalid value "{word}"')
+
+
+def set_bitmask(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    chosen: set[str] = set(scope.values.get(directive.name, ()))
+    allowed = {value.lower(): value for value in spec.values}
+    for arg in directive.args:
+        value = allowed.get(arg.value.lower())
+        if value is None:
+            raise loader.error(f'invalid value "{arg.value}"')
+        if value in chosen:
+            loader.warn(f'duplicate value "{arg.value}"')
+        chosen.add(value)
+    scope.values[directive.name] = frozenset(chosen)
+    scope.set_by[directive.name] = directive
+
+
+def set_bufs(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if directive.name in scope.values:
+        raise loader.error(f'"{directive.name}" directive is duplicate')
+    number = conf_values.parse_int(directive.args[0].value)
+    size = conf_values.parse_size(directive.args[1].value)
+    if not number or not size:
+        raise loader.error(f'"{directive.name}" directive invalid value')
+    loader.store(scope, directive, (number, size))
+
+
+def set_path(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if directive.name in scope.values:
+        raise loader.error(f'"{directive.name}" directive is duplicate')
+    levels = []
+    for arg in directive.args[1:]:
+        level = conf_values.parse_int(arg.value)
+        if level is None or not 1 <= level <= 2:
+            raise loader.error(f'"{directive.name}" directive invalid value')
+        levels.append(level)
+    loader.store(scope, directive, (loader.paths.full_name(_first(directive)), levels))
+
+
+def set_custom_default(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    """A directive whose own setter nginxpy does not model: keep its words, walk its block."""
+    scope.values.setdefault(directive.name, [])
+    scope.values[directive.name].append(directive.values)
+    scope.set_by[directive.name] = directive
+    if directive.block is not None:
+        body = Scope(Ctx(0), parent=scope, directive=directive)
+        # Its body is not checked by name: it has its own syntax (geo, charset_map, ...).
+        del body
+
+
+SLOT_SETTERS: dict[str, Handler] = {
+    "flag": set_flag,
+    "num": _parsed(conf_values.parse_int, "invalid number"),
+    "size": _parsed(conf_values.parse_size, "invalid value"),
+    "off": _parsed(conf_values.parse_offset, "invalid value"),
+    "msec": _parsed(lambda text: conf_values.parse_time(text, is_sec=False), "invalid value"),
+    "sec": _parsed(lambda text: conf_values.parse_time(text, is_sec=True), "invalid value"),
+    "str": set_str,
+    "str_array": set_str_array,
+    "keyval": set_keyval,
+    "enum": set_enum,
+    "bitmask": set_bitmask,
+    "bufs": set_bufs,
+    "path": set_path,
+}
+
+
+# -- entry points ---------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    main: MainScope
+    error: ConfError | None = None
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.main.messages
+
+
+def load(conf_file: str, prefix: str | None = None, global_directives: str | None = None) -> Result:
+    """Read and check a configuration as ``nginx -t`` does; never raises ConfError."""
+    from nginxpy.conf import handlers
+
+    conf_file = os.path.abspath(conf_file) if prefix is None else Paths(prefix, "").full_name(conf_file)
+    paths = Paths(prefix or os.path.dirname(conf_file) + os.sep, conf_file)
+    loader = Loader(paths)
+    try:
+        conf = loader.read(conf_file)
+        loader.walk_file(conf, loader.main)
+        if global_directives:
+            from nginxpy.conf.parse import parse_text
+
+            params = parse_text(global_directives, "command line")
+            for directive in params.directives():
+                directive.file = "command line"
+                if directive.block is not None:
+                    raise ConfError("block directives are not supported in -g option", "command line", 1)
+            loader.walk(params.directives(), loader.main)
+            if params.error is not None:
+                raise ConfError(params.error.message.replace("end of file", "end of parameter"), None, None)
+        handlers.finish_main(loader)
+    except ConfError as error:
+        return Result(loader.main, error)
+    return Result(loader.main)
+
+
+def http_scope(result: Result) -> HttpScope | None:
+    return result.main.http
+
+
+def argument_shape(spec: Spec) -> str:
+    """The argument rule in nginx's own names (TAKE12, FLAG, 1MORE, BLOCK|NOARGS, ...)."""
+    names = []
+    for flag in (Args.NOARGS, Args.FLAG, Args.ANY, Args.ONEMORE, Args.TWOMORE, Args.BLOCK):
+        if spec.args & flag:
+            names.append({"ONEMORE": "1MORE", "TWOMORE": "2MORE"}.get(flag.name or "", flag.name or ""))
+    takes = "".join(str(n) for n in range(1, 8) if spec.args & Args[f"TAKE{n}"])
+    if takes:
+        names.append(f"TAKE{takes}")
+    return "|".join(names)
+
+
+def globbed(pattern: str) -> list[str]:
+    return sorted(globmod.glob(pattern))

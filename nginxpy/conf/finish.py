@@ -1,0 +1,259 @@
+"""What nginx checks when the http block closes: merge, post-configuration, variables,
+location trees and the server names of each listening address (ngx_http_block)."""
+
+from __future__ import annotations
+
+import os
+
+from nginxpy.conf import variables as known_variables
+from nginxpy.conf.ast import Directive
+from nginxpy.conf.check import Loader
+from nginxpy.conf.model import ConfError, HttpScope, LocationScope, Scope, ServerScope
+from nginxpy.conf.script import compile_value
+
+
+def finish_http(loader: Loader, http: HttpScope) -> None:
+    merge_ssl(loader, http)
+    check_locations(http)
+    check_variables(loader, http)
+    check_servers(loader, http)
+
+
+def _certificates(server: ServerScope) -> list[str] | None:
+    value = server.get("ssl_certificate")
+    return list(value) if value else None
+
+
+def merge_ssl(loader: Loader, http: HttpScope) -> None:
+    """ngx_http_ssl_merge_srv_conf then ngx_http_ssl_init: certificates of TLS servers."""
+    for server in http.servers:
+        ssl_on = bool(server.get("ssl")) or any(listen.ssl for listen in server.listens)
+        certificates = _certificates(server)
+        keys = server.get("ssl_certificate_key") or []
+        if server.get("ssl") and not certificates:
+            raise ConfError(
+                'no "ssl_certificate" is defined for the "ssl" directive', server.file, server.line
+            )
+        if not certificates:
+            continue
+        if len(keys) < len(certificates):
+            cert = certificates[len(keys)]
+            raise ConfError(f'no "ssl_certificate_key" is defined for certificate "{cert}"')
+        if not ssl_on:
+            continue
+        for path in [*certificates, *keys]:
+            if "$" in path:
+                continue
+            full = loader.paths.full_name(path, conf=True)
+            if not os.path.isfile(full):
+                kind = "certificate" if path in certificates else "certificate key"
+                raise ConfError(
+                    f'cannot load {kind} "{full}": BIO_new_file() failed (SSL: error:80000002:system library::'
+                    f"No such file or directory:calling fopen({full}, r) error:10000080:BIO routines::no such file)"
+                )
+    for server in http.servers:
+        if any(listen.ssl for listen in server.listens) and not _certificates(server):
+            raise ConfError(
+                'no "ssl_certificate" is defined for the "listen ... ssl" directive', server.file, server.line
+            )
+
+
+def _all_locations(locations: list[LocationScope]) -> list[LocationScope]:
+    found: list[LocationScope] = []
+    for location in locations:
+        found.append(location)
+        found.extend(_all_locations(location.locations))
+    return found
+
+
+def check_locations(http: HttpScope) -> None:
+    """ngx_http_init_locations: two locations with the same name and kind are an error."""
+    for server in http.servers:
+        for level in [server.locations, *[loc.locations for loc in _all_locations(server.locations)]]:
+            seen: set[tuple[bool, bool, str]] = set()
+            for location in level:
+                if location.regex is not None:
+                    continue
+                key = (location.exact, location.named, location.name)
+                if key in seen:
+                    directive = location.directive
+                    assert directive is not None
+                    raise ConfError(
+                        f'duplicate location "{location.name}"', directive.file, directive.end_line
+                    )
+                seen.add(key)
+
+
+def _scopes(http: HttpScope) -> list[Scope]:
+    found: list[Scope] = [http]
+    for server in http.servers:
+        found.append(server)
+        for location in _all_locations(server.locations):
+            found.append(location)
+    return found
+
+
+def _captures(http: HttpScope) -> set[str]:
+    names: set[str] = set()
+    for server in http.servers:
+        for server_name in server.names:
+            if server_name.regex is not None:
+                names.update(name.lower() for name in server_name.regex.groupindex)
+        for location in _all_locations(server.locations):
+            if location.regex is not None:
+                names.update(name.lower() for name in location.regex.groupindex)
+    for conf in http.maps.values():
+        for entry in conf.regexes:
+            if entry.regex is not None:
+                names.update(name.lower() for name in entry.regex.groupindex)
+    return names
+
+
+def _referenced(directive: Directive) -> list[str]:
+    """Variables a directive's words use, for the directives that compile their words."""
+    names: list[str] = []
+    skip_first = directive.name in ("rewrite", "map", "set")
+    for index, arg in enumerate(directive.args):
+        if skip_first and index == 0:
+            continue
+        if directive.name == "if" and (
+            "~" in directive.values[1:2][0:1][0] if len(directive.args) > 1 else False
+        ):
+            pass
+        if "$" not in arg.value:
+            continue
+        try:
+            value = compile_value(arg.value.strip("()") if directive.name == "if" else arg.value)
+        except Exception:
+            continue
+        names.extend(value.variables)
+    return names
+
+
+# Directives whose arguments nginx compiles as complex values (so variables are checked).
+COMPILED = {
+    "return",
+    "rewrite",
+    "set",
+    "if",
+    "proxy_pass",
+    "proxy_set_header",
+    "add_header",
+    "add_trailer",
+    "root",
+    "alias",
+    "try_files",
+    "index",
+    "error_page",
+    "access_log",
+    "log_format",
+    "proxy_redirect",
+    "proxy_cookie_domain",
+    "proxy_cookie_path",
+    "proxy_method",
+    "proxy_set_body",
+    "fastcgi_param",
+    "uwsgi_param",
+    "scgi_param",
+    "grpc_set_header",
+    "default_type",
+    "limit_rate",
+    "auth_basic",
+    "auth_basic_user_file",
+    "ssl_certificate",
+    "ssl_certificate_key",
+    "proxy_bind",
+    "proxy_ssl_name",
+    "fastcgi_pass",
+    "uwsgi_pass",
+    "scgi_pass",
+    "grpc_pass",
+    "memcached_pass",
+    "charset",
+    "limit_req_zone",
+    "limit_conn_zone",
+    "map",
+    "sub_filter",
+    "secure_link",
+    "secure_link_md5",
+    "expires",
+    "proxy_cache_key",
+    "fastcgi_cache_key",
+    "valid_referers",
+    "hash",
+}
+
+
+def _walk_directives(directives: list[Directive]) -> list[Directive]:
+    found: list[Directive] = []
+    for directive in directives:
+        found.append(directive)
+        if directive.block is not None and directive.name not in ("map", "types", "geo", "split_clients"):
+            found.extend(_walk_directives(directive.directives()))
+    return found
+
+
+def check_variables(loader: Loader, http: HttpScope) -> None:
+    """ngx_http_variables_init_vars: every variable used must be defined somewhere."""
+    known = http.user_variables | _captures(http)
+    assert http.directive is not None
+    for directive in _walk_directives(http.directive.directives()):
+        if directive.name not in COMPILED:
+            continue
+        for name in _referenced(directive):
+            if name in known or known_variables.is_builtin(name):
+                continue
+            raise ConfError(f'unknown "{name}" variable')
+    for conf in http.maps.values():
+        for name in conf.source.variables:
+            if name not in known and not known_variables.is_builtin(name):
+                raise ConfError(f'unknown "{name}" variable')
+
+
+def check_servers(loader: Loader, http: HttpScope) -> None:
+    """ngx_http_optimize_servers: default servers and server names per address."""
+    by_address: dict[tuple[str, int], list[ServerScope]] = {}
+    defaults: dict[tuple[str, int], ServerScope] = {}
+    for server in http.servers:
+        for listen in server.listens:
+            key = listen.key
+            servers = by_address.setdefault(key, [])
+            if server in servers:
+                directive = listen.directive
+                raise ConfError(
+                    f"duplicate listen {_address(listen.address, listen.port)}",
+                    directive.file if directive else None,
+                    directive.end_line if directive else None,
+                )
+            servers.append(server)
+            if listen.default_server:
+                if key in defaults:
+                    directive = listen.directive
+                    raise ConfError(
+                        f"a duplicate default server for {_address(listen.address, listen.port)}",
+                        directive.file if directive else None,
+                        directive.end_line if directive else None,
+                    )
+                defaults[key] = server
+    for key, servers in by_address.items():
+        seen: dict[str, ServerScope] = {}
+        for server in servers:
+            for name in server.names:
+                if name.regex is not None or name.name == "":
+                    continue
+                if name.name in seen and seen[name.name] is not server:
+                    loader.warn(
+                        f'conflicting server name "{name.name}" on {_address(*key)}, ignored',
+                        server.directive,
+                    )
+                    loader.main.messages[-1].file = None
+                    loader.main.messages[-1].line = None
+                seen.setdefault(name.name, server)
+
+
+def _address(address: str, port: int) -> str:
+    if address.startswith("unix:"):
+        return address
+    if address == "*":
+        address = "0.0.0.0"
+    return f"{address}:{port}"

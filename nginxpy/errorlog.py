@@ -1,0 +1,54 @@
+"""nginx's error log line format: ``2026/11/24 10:00:00 [error] PID#TID: *CONN message``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TextIO
+
+LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
+
+
+def severity(level: str) -> int:
+    return LEVELS.index(level)
+
+
+def format_line(level: str, message: str, connection: int | None = None, now: float | None = None) -> str:
+    stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(now))
+    pid = os.getpid()
+    conn = f"*{connection} " if connection is not None else ""
+    return f"{stamp} [{level}] {pid}#{pid}: {conn}{message}"
+
+
+class ErrorLog:
+    """Where [level] lines go: a file or stderr, with a minimum level (error_log FILE LEVEL)."""
+
+    def __init__(self, path: str = "stderr", level: str = "error") -> None:
+        self.path = path
+        self.level = level
+        self._stream: TextIO | None = None
+
+    def _open(self) -> TextIO:
+        if self._stream is None:
+            if self.path == "stderr":
+                self._stream = sys.stderr
+            else:
+                self._stream = open(self.path, "a", encoding="utf-8", errors="surrogateescape", buffering=1)  # noqa: SIM115
+        return self._stream
+
+    def write(self, level: str, message: str, connection: int | None = None) -> None:
+        if severity(level) > severity(self.level):
+            return
+        stream = self._open()
+        stream.write(format_line(level, message, connection) + "\n")
+        stream.flush()
+
+    def reopen(self) -> None:
+        if self._stream is not None and self._stream is not sys.stderr:
+            self._stream.close()
+        self._stream = None
+
+    @property
+    def is_stderr(self) -> bool:
+        return self.path == "stderr"
