@@ -199,7 +199,7 @@ def dump(files: list[str], options: Options) -> None:
     if options.json:
         from nginxpy.conf import dump as conf_dump
 
-        prefix, conf_file = resolve_paths(options)
+        _, conf_file = resolve_paths(options)
         out.write(json.dumps(conf_dump.parse_tree_to_crossplane(conf_file), indent=None) + "\n")
         return
     seen: set[str] = set()
