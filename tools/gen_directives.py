@@ -803,6 +803,7 @@ geoip_city | GeoIP city database for client IP lookups
 ssl_preread | Read SNI and ALPN from the ClientHello in the preread phase
 stream_realip:set_real_ip_from | Trusted addresses whose PROXY protocol client address is believed
 mail_realip:set_real_ip_from | Trusted addresses whose PROXY protocol client address is believed
+max_headers | Maximum number of header lines in a client request (Debian backport)
 """
 SUMMARIES = dict(line.split(" | ", 1) for line in SUMMARIES_TEXT.strip().splitlines() if line.strip())
 
@@ -852,6 +853,23 @@ def levels(ctx: set[str]) -> set[str]:
     return {fam[c] for c in ctx if c in fam}
 
 
+# Debian patches add directives the 1.22.1 source lacks (found by asking the binary about
+# every word in it).  1.22.1-9+deb12u*: "backport max_headers directive from upstream
+# nginx ... move max_headers ... to the ngx_http_header_count_module".  Contexts, argument
+# shape and setter ("invalid number" = ngx_conf_set_num_slot) were checked with nginx -t.
+DEBIAN_EXTRA = [
+    Cmd(
+        name="max_headers",
+        module="ngx_http_header_count_module",
+        mtype="http",
+        ctx=["HTTP", "SERVER"],
+        args=["TAKE1"],
+        kind="num",
+        page="http/ngx_http_core_module",
+        source="Debian patch, not in the 1.22.1 source",
+    )
+]
+
 ENUMS: dict[str, list[str]] = {}
 MASKS: dict[str, list[str]] = {}
 
@@ -862,10 +880,14 @@ def main() -> None:
         ENUMS.update(parse_tables(text, "ngx_conf_enum_t"))
         MASKS.update(parse_tables(text, "ngx_conf_bitmask_t"))
     cmds: list[Cmd] = []
+    cmds_before_mail = 0
     docs_cache: dict[str, dict[str, tuple[str | None, str]]] = {}
     missing: list[str] = []
     for path, mtype, dynamic, page in SOURCES:
-        for c in parse_source(path, mtype, dynamic, page):
+        parsed = parse_source(path, mtype, dynamic, page)
+        if path == "src/mail/ngx_mail.c":
+            cmds_before_mail = len(cmds)
+        for c in parsed:
             c.page = DOC_PAGE.get((c.module, c.name), page)
             docs = docs_cache.setdefault(c.page, parse_docs(c.page))
             d = docs.get(c.name)
@@ -877,6 +899,11 @@ def main() -> None:
             c.summary = summary_for(c)
             c.merge = decide_merge(c)
             cmds.append(c)
+    for c in DEBIAN_EXTRA:
+        c.default = parse_docs(c.page)[c.name][0]
+        c.summary = summary_for(c)
+        c.merge = decide_merge(c)
+    cmds[cmds_before_mail:cmds_before_mail] = DEBIAN_EXTRA
     if missing:
         print("# no docs for:\n#   " + "\n#   ".join(missing), file=sys.stderr)
     if len(sys.argv) > 1 and sys.argv[1] == "--summaries":

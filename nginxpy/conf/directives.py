@@ -6216,6 +6216,18 @@ SPECS: list[Spec] = [
         summary="Size of the slices a request is split into for caching",
         doc=_DOCS + "http/ngx_http_slice_module.html#slice",
     ),
+    # ngx_http_header_count_module (Debian patch, not in the 1.22.1 source)
+    Spec(
+        name="max_headers",
+        module="ngx_http_header_count_module",
+        contexts=C.HTTP | C.SERVER,
+        args=A.TAKE1,
+        kind="num",
+        default="1000",
+        merge=M.INHERIT,
+        summary="Maximum number of header lines in a client request (Debian backport)",
+        doc=_DOCS + "http/ngx_http_core_module.html#max_headers",
+    ),
     # ngx_mail_module (src/mail/ngx_mail.c, dynamic)
     Spec(
         name="mail",
