@@ -298,7 +298,9 @@ def load(conf_file: str, prefix: str | None = None, global_directives: str | Non
     """Read and check a configuration as ``nginx -t`` does; never raises ConfError."""
     from nginxpy.conf import handlers
 
-    conf_file = os.path.abspath(conf_file) if prefix is None else Paths(prefix, "").full_name(conf_file)
+    # With a prefix the caller has resolved conf_file against it already (as ngx_process_options).
+    if prefix is None:
+        conf_file = os.path.abspath(conf_file)
     paths = Paths(prefix or os.path.dirname(conf_file) + os.sep, conf_file)
     loader = Loader(paths)
     try:
