@@ -93,28 +93,6 @@ def allowed_anywhere(name: str) -> Ctx:
     return allowed
 
 
-@pytest.fixture(scope="module")
-def oracle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    tmp = tmp_path_factory.mktemp("nginx-oracle")
-    jobs: dict[str, str] = {}
-    for i, spec in enumerate(STATIC):
-        template = TEMPLATES[positive_context(spec)]
-        for n in range(MAX_ARGS):
-            key = f"pos-{i}" if n == min_args(spec) else f"args-{i}-{n}"
-            jobs[key] = template.format(d=directive_line(spec, n))
-    for name in sorted(STATIC_NAMES):
-        allowed = allowed_anywhere(name)
-        spec = next(s for s in STATIC if s.name == name)
-        for ctx in ORACLE_CONTEXTS:
-            if not allowed & ctx:
-                jobs[f"neg-{name}-{ctx.name}"] = TEMPLATES[ctx].format(d=directive_line(spec))
-    for name in sorted({s.name for s in SPECS if s.dynamic} - STATIC_NAMES):
-        jobs[f"dyn-{name}"] = TEMPLATES[Ctx.MAIN].format(d=f"{name} x;")
-    for word in sorted(binary_words() - STATIC_NAMES):
-        jobs[f"word-{word}"] = TEMPLATES[Ctx.MAIN].format(d=f"{word} x;")
-    return run_all(tmp, jobs)
-
-
 def binary_words() -> set[str]:
     """Every NUL-delimited lower-case word in the nginx binary and its _-suffixes.
 
@@ -134,11 +112,19 @@ def misplaced(name: str, stderr: str) -> bool:
     return f'"{name}" directive is not allowed here' in stderr
 
 
+# Each test runs its own nginx processes, so pytest-xdist can spread them over workers.
+
+
 @needs_nginx
-def test_every_static_spec_is_accepted_where_it_says(oracle: dict[str, str]) -> None:
+def test_every_static_spec_is_accepted_where_it_says(tmp_path: Path) -> None:
+    jobs = {
+        str(i): TEMPLATES[positive_context(spec)].format(d=directive_line(spec))
+        for i, spec in enumerate(STATIC)
+    }
+    out = run_all(tmp_path, jobs)
     failures = []
     for i, spec in enumerate(STATIC):
-        err = oracle[f"pos-{i}"]
+        err = out[str(i)]
         bad = (
             f'unknown directive "{spec.name}"' in err
             or misplaced(spec.name, err)
@@ -150,47 +136,59 @@ def test_every_static_spec_is_accepted_where_it_says(oracle: dict[str, str]) -> 
 
 
 @needs_nginx
-def test_argument_shapes_match(oracle: dict[str, str]) -> None:
-    """Every argument count 0..7 in an allowed context: nginx's count check agrees with args."""
+def test_argument_shapes_match(tmp_path: Path) -> None:
+    """Every other argument count 0..7 in an allowed context: nginx's count check agrees."""
+    jobs = {
+        f"{i}-{n}": TEMPLATES[positive_context(spec)].format(d=directive_line(spec, n))
+        for i, spec in enumerate(STATIC)
+        for n in range(MAX_ARGS)
+        if n != min_args(spec)
+    }
+    out = run_all(tmp_path, jobs)
     failures = []
-    for i, spec in enumerate(STATIC):
-        for n in range(MAX_ARGS):
-            err = oracle.get(f"args-{i}-{n}", oracle[f"pos-{i}"] if n == min_args(spec) else "")
-            refused = f'invalid number of arguments in "{spec.name}" directive' in err
-            if refused == argument_count_ok(shape(spec), n):
-                failures.append(f"{spec.module} {spec.name} with {n} args: {err.strip()}")
+    for key, err in out.items():
+        i, n = map(int, key.split("-"))
+        spec = STATIC[i]
+        refused = f'invalid number of arguments in "{spec.name}" directive' in err
+        if refused == argument_count_ok(shape(spec), n):
+            failures.append(f"{spec.module} {spec.name} with {n} args: {err.strip()}")
     assert not failures, "\n".join(failures)
 
 
 @needs_nginx
-def test_no_directive_of_the_binary_is_missing(oracle: dict[str, str]) -> None:
+def test_every_static_name_is_refused_elsewhere(tmp_path: Path) -> None:
+    jobs: dict[str, str] = {}
+    for name in sorted(STATIC_NAMES):
+        allowed = allowed_anywhere(name)
+        spec = next(s for s in STATIC if s.name == name)
+        for ctx in ORACLE_CONTEXTS:
+            if not allowed & ctx:
+                jobs[f"{name}-{ctx.name}"] = TEMPLATES[ctx].format(d=directive_line(spec))
+    assert len(jobs) > len(STATIC_NAMES)
+    out = run_all(tmp_path, jobs)
+    failures = [f"{key}: {err.strip()}" for key, err in out.items() if not misplaced(key.split("-")[0], err)]
+    assert not failures, "\n".join(failures)
+
+
+def known_to_stock_nginx(tmp_path: Path, names: set[str]) -> list[str]:
+    jobs = {name: TEMPLATES[Ctx.MAIN].format(d=f"{name} x;") for name in sorted(names)}
+    out = run_all(tmp_path, jobs)
+    return [name for name, err in out.items() if f'unknown directive "{name}"' not in err]
+
+
+@needs_nginx
+def test_dynamic_only_names_are_unknown_to_stock_nginx(tmp_path: Path) -> None:
+    names = {s.name for s in SPECS if s.dynamic} - STATIC_NAMES
+    assert len(names) > 30
+    assert known_to_stock_nginx(tmp_path, names) == []
+
+
+@needs_nginx
+def test_no_directive_of_the_binary_is_missing(tmp_path: Path) -> None:
     """Any word of the binary that stock nginx knows as a directive has a static Spec."""
-    keys = [k for k in oracle if k.startswith("word-")]
-    assert len(keys) > 1000
-    missing = [k[5:] for k in keys if f'unknown directive "{k[5:]}"' not in oracle[k]]
-    assert not missing, missing
-
-
-@needs_nginx
-def test_every_static_name_is_refused_elsewhere(oracle: dict[str, str]) -> None:
-    failures = []
-    checked = 0
-    for key, err in oracle.items():
-        if key.startswith("neg-"):
-            name = key.split("-")[1]
-            checked += 1
-            if not misplaced(name, err):
-                failures.append(f"{key}: {err.strip()}")
-    assert checked > len(STATIC_NAMES)
-    assert not failures, "\n".join(failures)
-
-
-@needs_nginx
-def test_dynamic_only_names_are_unknown_to_stock_nginx(oracle: dict[str, str]) -> None:
-    keys = [k for k in oracle if k.startswith("dyn-")]
-    assert len(keys) > 30
-    failures = [k for k in keys if f'unknown directive "{k[4:]}"' not in oracle[k]]
-    assert not failures, failures
+    words = binary_words() - STATIC_NAMES
+    assert len(words) > 1000
+    assert known_to_stock_nginx(tmp_path, words) == []
 
 
 def test_specs_are_complete_and_unique() -> None:
