@@ -160,6 +160,10 @@ def _tokens_before_error(parser: _Parser, text: str) -> list[Token]:
     try:
         for token in interactive.iter_parse():
             tokens.append(token)
+    except lark.exceptions.UnexpectedToken as error:
+        # iter_parse yields a token before feeding it: drop the one the parser rejected.
+        if tokens and error.token is tokens[-1]:
+            tokens.pop()
     except lark.exceptions.UnexpectedInput:
         pass
     return tokens
@@ -238,7 +242,8 @@ def _place(statements: list[Node], queue: list[Token], index: int, path: str, li
 
 
 def _comment(token: Token, path: str) -> Comment:
-    return Comment(str(token)[1:], path, token.line or 0)
+    # the CR of a CRLF line end is not part of the comment
+    return Comment(str(token)[1:].rstrip("\r"), path, token.line or 0)
 
 
 _local: dict[int, _Parser] = {}
