@@ -8,7 +8,9 @@ import trio.testing
 from nginxpy.http.tunnel import TunnelResult, run_tunnel
 
 
-async def _run(client: trio.abc.Stream, upstream: trio.abc.Stream, box: list[TunnelResult], **kw: object) -> None:
+async def _run(
+    client: trio.abc.Stream, upstream: trio.abc.Stream, box: list[TunnelResult], **kw: object
+) -> None:
     box.append(await run_tunnel(client, upstream, **kw))  # type: ignore[arg-type]
 
 
@@ -67,7 +69,7 @@ async def test_idle_tunnel_closes_after_read_timeout(autojump_clock: trio.testin
 async def test_slow_client_throttles_upstream_and_send_timeout_ends_it(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    client_outer, client_inner = trio.testing.lockstep_stream_pair()
+    _client_outer, client_inner = trio.testing.lockstep_stream_pair()
     upstream_outer, upstream_inner = trio.testing.lockstep_stream_pair()
     box: list[TunnelResult] = []
     sent = 0
@@ -93,8 +95,8 @@ async def test_slow_client_throttles_upstream_and_send_timeout_ends_it(
 
 
 async def test_reset_is_an_error_end() -> None:
-    client_outer, client_inner = trio.testing.memory_stream_pair()
-    upstream_outer, upstream_inner = trio.testing.memory_stream_pair()
+    _client_outer, client_inner = trio.testing.memory_stream_pair()
+    _upstream_outer, upstream_inner = trio.testing.memory_stream_pair()
     box: list[TunnelResult] = []
     async with trio.open_nursery() as nursery:
         nursery.start_soon(lambda: _run(client_inner, upstream_inner, box))
