@@ -24,9 +24,12 @@ DEFAULT_PID_PATH = "/run/nginx.pid"
 DEFAULT_ERROR_LOG = "stderr"
 DEFAULT_ACCESS_LOG = "/var/log/nginx/access.log"
 
-# `ssl_protocols` default in nginx 1.22 (TLSv1 and TLSv1.1 were dropped from it in 1.23.4).
-DEFAULT_SSL_PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+# `ssl_protocols` (and `proxy_ssl_protocols`) default in nginx 1.22: no TLSv1.3 (1.23.4 added
+# TLSv1.3 and dropped TLSv1 and TLSv1.1).  Checked against Debian's nginx 1.22.1 in tests/tls.
+DEFAULT_SSL_PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2")
 DEFAULT_SSL_CIPHERS = "HIGH:!aNULL:!MD5"
+DEFAULT_PROXY_SSL_PROTOCOLS = ("TLSv1", "TLSv1.1", "TLSv1.2")
+DEFAULT_PROXY_SSL_CIPHERS = "DEFAULT"
 
 # Modules nginxpy implements, named as `nginx -V` names their configure switches.
 IMPLEMENTED_MODULES = ("http_ssl_module",)
