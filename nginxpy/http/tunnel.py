@@ -106,7 +106,7 @@ async def run_tunnel(
                         result.to_upstream += len(data)
                     else:
                         result.to_client += len(data)
-                data = await src.receive_some(buffer_size)
+                data = bytes(await src.receive_some(buffer_size))
                 if not data:
                     return  # end of file: the tunnel is over
                 if not upward:

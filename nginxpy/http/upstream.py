@@ -1,0 +1,611 @@
+"""Talking to upstream servers: groups, connections, keepalive, retries, the response.
+
+``ngx_http_upstream.c`` in trio.  :func:`proxy_handler` is the content handler of a
+location with ``proxy_pass``: it reads the client body (``proxy_request_buffering``
+on), picks a peer with the group's balancer, connects (``proxy_connect_timeout``),
+sends the request built by :mod:`proxy` (``proxy_send_timeout``), reads the
+response head (``proxy_read_timeout``), tries the next peer when
+``proxy_next_upstream`` says so, then streams the body to the client with one
+``proxy_buffer_size`` buffer at a time, or, for ``101 Switching Protocols`` to a
+client that asked to upgrade, hands both connections to :mod:`tunnel`.
+
+Failures are answered as nginx answers them, 502 or 504, and logged with nginx's
+text: ``connect() failed (111: Connection refused) while connecting to upstream``,
+``upstream timed out (110: Connection timed out) while reading response header from
+upstream``, ``upstream prematurely closed connection while reading response header
+from upstream``, ``no live upstreams while connecting to upstream``.
+
+The connection side is the runtime's ``HttpConnection``; what the proxy uses of it:
+``send_header(r)``, ``send_body(r, data)``, ``finish_body(r)``, ``log_error(level,
+text, r)``, ``read_body(r)`` (the whole client body) and, for tunnels,
+``upgrade(r)`` -> (client stream, bytes the client sent after its request).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from nginxpy.http.balancers import Peer, PeerGroup
+from nginxpy.http.proxy import (
+    ClientRequest,
+    HeadParser,
+    ProxyConf,
+    ProxyContext,
+    ProxyError,
+    ProxyUrl,
+    ResponseHead,
+    build_request,
+    make_context,
+    response_headers,
+)
+from nginxpy.http.tunnel import run_tunnel
+
+NON_IDEMPOTENT = frozenset({"POST", "LOCK", "PATCH"})
+
+
+# -- groups and pools ------------------------------------------------------------------
+
+
+@dataclass(slots=True, eq=False)
+class Pool:
+    """``keepalive N``: idle connections to this group's peers, most recent first."""
+
+    size: int
+    timeout: float = 60.0
+    requests: int = 1000
+    idle: dict[str, list[tuple[trio.SocketStream, float, int]]] = field(default_factory=dict)
+
+    def take(self, peer: Peer) -> tuple[trio.SocketStream, int] | None:
+        entries = self.idle.get(peer.name)
+        now = time.monotonic()
+        while entries:
+            stream, since, used = entries.pop()
+            if now - since < self.timeout:
+                return stream, used
+            _close_now(stream)
+        return None
+
+    def give(self, peer: Peer, stream: trio.SocketStream, used: int) -> bool:
+        if used >= self.requests:
+            return False
+        entries = self.idle.setdefault(peer.name, [])
+        total = sum(len(v) for v in self.idle.values())
+        if total >= self.size:
+            # drop the oldest idle connection of any peer, as nginx's cache does
+            for name, items in self.idle.items():
+                if items:
+                    stream_old, _, _ = items.pop(0)
+                    _close_now(stream_old)
+                    del name
+                    break
+        entries.append((stream, time.monotonic(), used))
+        return True
+
+
+def _close_now(stream: trio.SocketStream) -> None:
+    with contextlib.suppress(OSError):
+        stream.socket.close()
+
+
+@dataclass(slots=True, eq=False)
+class Group:
+    peers: PeerGroup
+    pool: Pool | None = None
+    hash_key: Any = None  # ComplexValue for hash
+
+
+def _resolve(host: str, port: int) -> list[tuple[str, Any]]:
+    """Addresses of a server name at load (nginx resolves with the system resolver)."""
+    if host.startswith("["):
+        literal = host[1:-1]
+        return [(f"[{literal}]:{port}", (literal, port))]
+    try:
+        ipaddress.ip_address(host)
+        return [(f"{host}:{port}", (host, port))]
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: list[tuple[str, Any]] = []
+    for family, _, _, _, sockaddr in infos:
+        address = str(sockaddr[0])
+        name = f"[{address}]:{port}" if family == socket.AF_INET6 else f"{address}:{port}"
+        if all(name != existing for existing, _ in seen):
+            seen.append((name, (address, port)))
+    return seen
+
+
+def _server_peers(address: str, **options: Any) -> list[Peer]:
+    if address.startswith("unix:"):
+        return [Peer(address, address, server=address, **options)]
+    if address.startswith("["):
+        end = address.index("]")
+        host, rest = address[: end + 1], address[end + 1 :]
+        port = int(rest[1:]) if rest.startswith(":") else 80
+    else:
+        host, _, port_text = address.partition(":")
+        port = int(port_text) if port_text else 80
+    return [Peer(name, target, server=address, **options) for name, target in _resolve(host, port)]
+
+
+_REGISTRY: dict[int, dict[str, Group]] = {}
+
+
+def groups_for(http_scope: Any) -> dict[str, Group]:
+    """The upstream{} groups of a loaded configuration, built once."""
+    key = id(http_scope)
+    found = _REGISTRY.get(key)
+    if found is not None:
+        return found
+    from nginxpy.conf.script import compile_value
+
+    groups: dict[str, Group] = {}
+    for name, scope in (getattr(http_scope, "upstreams", None) or {}).items():
+        peers: list[Peer] = []
+        for server in scope.servers:
+            peers += _server_peers(
+                server.address,
+                weight=server.weight,
+                max_fails=server.max_fails,
+                fail_timeout=int(server.fail_timeout),
+                down=server.down,
+                max_conns=server.max_conns,
+                backup=server.backup,
+            )
+        group = Group(PeerGroup.build(name, peers, scope.balancer, list(scope.balancer_args)))
+        if scope.balancer == "hash" and scope.balancer_args:
+            group.hash_key = compile_value(scope.balancer_args[0])
+        keepalive = scope.values.get("keepalive")
+        if keepalive:
+            pool = Pool(int(keepalive[-1][0]))
+            timeout = scope.values.get("keepalive_timeout")
+            if timeout is not None:
+                pool.timeout = (timeout[0] if isinstance(timeout, tuple) else int(timeout)) / 1000.0
+            requests = scope.values.get("keepalive_requests")
+            if requests is not None:
+                pool.requests = int(requests)
+            group.pool = pool
+        groups[name] = group
+    _REGISTRY[key] = groups
+    return groups
+
+
+_IMPLICIT: dict[tuple[str, int], Group] = {}
+
+
+def group_for_url(groups: dict[str, Group], url: ProxyUrl) -> Group:
+    if url.no_port and url.host in groups:
+        return groups[url.host]
+    if url.unix:
+        key = ("unix:" + url.host, 0)
+        address = "unix:" + url.host
+    else:
+        key = (url.host, url.port)
+        address = f"{url.host}:{url.port}"
+    group = _IMPLICIT.get(key)
+    if group is None:
+        peers = _server_peers(address) if not url.unix else [Peer(address, address)]
+        group = Group(PeerGroup.build(url.host_header, peers))
+        _IMPLICIT[key] = group
+    return group
+
+
+# -- one attempt -------------------------------------------------------------------------
+
+
+class UpstreamFailure(Exception):
+    """One attempt failed: nginx's log text, the status it would answer, the next_upstream kind."""
+
+    def __init__(self, text: str, status: int, kind: str) -> None:
+        super().__init__(text)
+        self.text = text
+        self.status = status
+        self.kind = kind  # error, timeout, invalid_header, http_5xx
+
+
+async def connect(peer: Peer, timeout: float) -> trio.SocketStream:
+    address = peer.address
+    try:
+        with trio.fail_after(timeout):
+            if isinstance(address, str) and address.startswith("unix:"):
+                return await trio.open_unix_socket(address[5:])
+            host, port = address
+            sock = trio.socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                await sock.connect((host, port))
+            except BaseException:
+                sock.close()
+                raise
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return trio.SocketStream(sock)
+    except trio.TooSlowError:
+        raise UpstreamFailure(
+            "upstream timed out (110: Connection timed out) while connecting to upstream", 504, "timeout"
+        ) from None
+    except OSError as err:
+        code = err.errno or errno.ECONNREFUSED
+        raise UpstreamFailure(
+            f"connect() failed ({code}: {os.strerror(code)}) while connecting to upstream", 502, "error"
+        ) from None
+
+
+async def read_head(stream: trio.SocketStream, timeout: float, limit: int) -> tuple[ResponseHead, bytes]:
+    parser = HeadParser(limit)
+    while True:
+        try:
+            with trio.fail_after(timeout):
+                data = await stream.receive_some(65536)
+        except trio.TooSlowError:
+            raise UpstreamFailure(
+                "upstream timed out (110: Connection timed out) while reading response header from upstream",
+                504,
+                "timeout",
+            ) from None
+        except (trio.BrokenResourceError, OSError) as err:
+            code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
+            raise UpstreamFailure(
+                f"recv() failed ({code}: {os.strerror(code)}) while reading response header from upstream",
+                502,
+                "error",
+            ) from None
+        if not data:
+            if parser.buffer:
+                head = parser.feed(b"")
+                if head is not None and head.http09:
+                    return head, parser.rest
+            raise UpstreamFailure(
+                "upstream prematurely closed connection while reading response header from upstream",
+                502,
+                "error",
+            )
+        try:
+            head = parser.feed(data)
+        except ProxyError as err:
+            raise UpstreamFailure(err.message + " while reading response header from upstream", 502,
+                                  "invalid_header") from None  # fmt: skip
+        if head is not None:
+            return head, parser.rest
+
+
+# -- the handler --------------------------------------------------------------------------
+
+
+def _lookup(r: Any) -> Callable[[str], str | None]:
+    from nginxpy.http import variables
+
+    def lookup(name: str) -> str | None:
+        return variables.get(r, name)
+
+    return lookup
+
+
+def client_request(r: Any, body_length: int) -> ClientRequest:
+    return ClientRequest(
+        method=r.method,
+        uri=r.uri,
+        args=r.args,
+        unparsed_uri=r.request_uri,
+        headers=list(r.headers),
+        content_length=body_length,
+        chunked=bool(getattr(r, "chunked_in", False)),
+        valid_unparsed_uri=bool(r.ctx.get("valid_unparsed_uri", not r.internal)),
+        valid_location=bool(r.ctx.get("valid_location", True)),
+        quoted_uri=bool(r.internal or "%" in r.request_uri.partition("?")[0]),
+        remote_addr=r.conn.remote_addr,
+    )
+
+
+def _error_context(r: Any, upstream: str) -> str:
+    """The tail nginx adds to an upstream error line (the runtime adds client/server/host)."""
+    return f'upstream: "{upstream}"'
+
+
+def _set_upstream_vars(r: Any, addrs: list[str], statuses: list[str], times: list[str]) -> None:
+    r.vars["upstream_addr"] = ", ".join(addrs)
+    r.vars["upstream_status"] = ", ".join(statuses)
+    r.vars["upstream_response_time"] = ", ".join(times)
+
+
+def make_handler(conf: ProxyConf, http_scope: Any) -> Callable[[Any, Any], Any]:
+    async def handler(r: Any, conn: Any) -> int:
+        return await proxy_handler(r, conn, conf, http_scope)
+
+    return handler
+
+
+async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> int:
+    lookup = _lookup(r)
+    try:
+        context = make_context(conf, lookup)
+    except ProxyError as err:
+        conn.log_error("error", err.message, r)
+        return 500
+    body = b""
+    if hasattr(conn, "read_body"):
+        body = await conn.read_body(r) or b""
+    elif hasattr(conn, "discard_body"):
+        await conn.discard_body(r)
+    length = len(body) if (body or getattr(r, "content_length_in", -1) >= 0 or r.chunked_in) else -1
+    try:
+        built = build_request(conf, client_request(r, length), lookup, context)
+    except ProxyError as err:
+        conn.log_error("error", err.message, r)
+        return 500
+    payload = built.head
+    if built.body is not None:
+        payload += built.body
+    elif built.send_client_body:
+        payload += body
+
+    groups = groups_for(http_scope)
+    group = group_for_url(groups, context.url)
+    key = b""
+    if group.hash_key is not None:
+        from nginxpy.http.proxy import evaluate
+
+        key = evaluate(group.hash_key, lookup).encode("latin-1", "replace")
+    client_addr = b""
+    with contextlib.suppress(ValueError):
+        client_addr = ipaddress.ip_address(r.conn.remote_addr).packed
+    selection = group.peers.selection(key=key, client=client_addr)
+    tries = group.peers.tries()
+    if conf.next_upstream_tries:
+        tries = min(tries, conf.next_upstream_tries)
+    started = trio.current_time()
+    addrs: list[str] = []
+    statuses: list[str] = []
+    times: list[str] = []
+    upstream_prefix = f"{context.url.scheme}://"
+    while True:
+        peer = selection.get()
+        if peer is None:
+            conn.log_error(
+                "error",
+                f"no live upstreams while connecting to upstream, {_error_context(r, upstream_prefix + group.peers.name + built.uri)}",
+                r,
+            )
+            addrs.append(group.peers.name)
+            statuses.append("502")
+            times.append("0.000")
+            _set_upstream_vars(r, addrs, statuses, times)
+            return 502
+        upstream_name = upstream_prefix + peer.name + built.uri
+        attempt_start = time.monotonic()
+        addrs.append(peer.name)
+        stream: trio.SocketStream | None = None
+        reused = 0
+        failure: UpstreamFailure | None = None
+        head: ResponseHead | None = None
+        rest = b""
+        try:
+            if group.pool is not None:
+                cached = group.pool.take(peer)
+                if cached is not None:
+                    stream, reused = cached
+            if stream is None:
+                stream = await connect(peer, conf.connect_timeout)
+            try:
+                with trio.fail_after(conf.send_timeout):
+                    await stream.send_all(payload)
+            except trio.TooSlowError:
+                raise UpstreamFailure(
+                    "upstream timed out (110: Connection timed out) while sending request to upstream",
+                    504,
+                    "timeout",
+                ) from None
+            except (trio.BrokenResourceError, OSError) as err:
+                code = getattr(err.__cause__, "errno", None) or errno.EPIPE
+                raise UpstreamFailure(
+                    f"writev() failed ({code}: {os.strerror(code)}) while sending request to upstream",
+                    502,
+                    "error",
+                ) from None
+            head, rest = await read_head(stream, conf.read_timeout, max(conf.buffer_size, 4096))
+        except UpstreamFailure as err:
+            failure = err
+            if stream is not None:
+                await trio.aclose_forcefully(stream)
+                stream = None
+        elapsed = f"{time.monotonic() - attempt_start:.3f}"
+        if failure is not None:
+            statuses.append(str(failure.status))
+            times.append(elapsed)
+            conn.log_error("error", f"{failure.text}, {_error_context(r, upstream_name)}", r)
+            selection.free(failed=True)
+            tries -= 1
+            if _may_retry(conf, failure.kind, built.method, tries, started):
+                continue
+            _set_upstream_vars(r, addrs, statuses, times)
+            return failure.status
+        assert head is not None and stream is not None
+        status_kind = f"http_{head.status}"
+        if (
+            status_kind in conf.next_upstream
+            and tries > 1
+            and _may_retry(conf, status_kind, built.method, tries - 1, started)
+        ):
+            statuses.append(str(head.status))
+            times.append(elapsed)
+            await trio.aclose_forcefully(stream)
+            selection.free(failed=head.status in (500, 502, 503, 504, 429))
+            tries -= 1
+            continue
+        statuses.append(str(head.status))
+        times.append(elapsed)
+        _set_upstream_vars(r, addrs, statuses, times)
+        try:
+            return await _send_response(
+                r, conn, conf, context, head, rest, stream, group, peer, reused, lookup
+            )
+        finally:
+            selection.free(failed=False)
+
+
+def _may_retry(conf: ProxyConf, kind: str, method: str, tries: int, started: float) -> bool:
+    if "off" in conf.next_upstream or tries <= 0:
+        return False
+    if kind not in conf.next_upstream:
+        return False
+    if method in NON_IDEMPOTENT and "non_idempotent" not in conf.next_upstream:
+        return False
+    return not (conf.next_upstream_timeout and trio.current_time() - started >= conf.next_upstream_timeout)
+
+
+async def _send_response(
+    r: Any,
+    conn: Any,
+    conf: ProxyConf,
+    context: ProxyContext,
+    head: ResponseHead,
+    rest: bytes,
+    stream: trio.SocketStream,
+    group: Group,
+    peer: Peer,
+    reused: int,
+    lookup: Callable[[str], str | None],
+) -> int:
+    keep = False
+    try:
+        for name, value in head.headers:
+            r.vars.setdefault("upstream_http_" + name.lower().replace("-", "_"), value)
+        if conf.intercept_errors and head.status >= 300 and head.status in _interceptable(r):
+            return head.status
+        out = response_headers(conf, head, lookup)
+        r.status = out.status
+        r.ctx["status_line"] = out.status_line
+        for name, value in out.headers:
+            if name.lower() == "location" and out.location_rewritten:
+                r.location = value
+                continue
+            r.add_header(name, value)
+        if out.content_type is not None:
+            r.content_type = out.content_type
+        r.content_length = out.content_length
+        upgrade = head.status == 101 and bool(r.headers_in.get("upgrade"))
+        if upgrade:
+            return await _upgrade(r, conn, conf, rest, stream)
+        no_body = head.status in (204, 304) or context.head or (head.status < 200)
+        await conn.send_header(r)
+        if no_body:
+            keep = not head.connection_close
+            await conn.finish_body(r)
+            return 0
+        keep = await _relay_body(r, conn, conf, head, rest, stream)
+        await conn.finish_body(r)
+        return 0
+    finally:
+        if keep and group.pool is not None and group.pool.give(peer, stream, reused + 1):
+            pass
+        else:
+            await trio.aclose_forcefully(stream)
+
+
+def _interceptable(r: Any) -> set[int]:
+    loc = getattr(r, "loc", None)
+    pages = getattr(loc, "error_pages", None) or {}
+    return set(pages)
+
+
+async def _relay_body(
+    r: Any, conn: Any, conf: ProxyConf, head: ResponseHead, rest: bytes, stream: trio.SocketStream
+) -> bool:
+    """Copy the response body; True when the upstream connection may be kept."""
+    size = max(conf.buffer_size, 4096)
+
+    async def receive() -> bytes:
+        with trio.fail_after(conf.read_timeout):
+            return await stream.receive_some(size)
+
+    if head.chunked:
+        from nginxpy.http.parse import ChunkedDecoder
+
+        decoder = ChunkedDecoder()
+        tail = ""
+        data = rest
+        while True:
+            if data:
+                try:
+                    pieces, tail = decoder.feed(tail + data.decode("latin-1"))
+                except Exception:
+                    conn.log_error("error", "upstream sent invalid chunked response", r)
+                    return False
+                for piece in pieces:
+                    if piece:
+                        await conn.send_body(r, piece.encode("latin-1"))
+                if decoder.done:
+                    return not head.connection_close
+            data = await receive()
+            if not data:
+                conn.log_error("error", "upstream prematurely closed connection while reading upstream", r)
+                return False
+    remaining = head.content_length
+    data = rest
+    while True:
+        if data:
+            if remaining >= 0:
+                data = data[:remaining]
+                remaining -= len(data)
+            await conn.send_body(r, data)
+        if remaining == 0:
+            return not head.connection_close
+        data = await receive()
+        if not data:
+            return False
+
+
+async def _upgrade(r: Any, conn: Any, conf: ProxyConf, rest: bytes, stream: trio.SocketStream) -> int:
+    await conn.send_header(r)
+    client_stream, pipelined = await conn.upgrade(r)
+    loc = getattr(r, "loc", None)
+    send_timeout = (getattr(loc, "send_timeout", 60000) or 60000) / 1000.0
+    result = await run_tunnel(
+        client_stream,
+        stream,
+        buffer_size=conf.buffer_size,
+        read_timeout=conf.read_timeout,
+        send_timeout_upstream=conf.send_timeout,
+        send_timeout_client=send_timeout,
+        to_client=rest,
+        to_upstream=pipelined,
+    )
+    r.body_bytes_sent += result.to_client
+    r.bytes_sent += result.to_client
+    if result.reason == "upstream_timeout":
+        conn.log_error("error", f"{result.error} while proxying upgraded connection", r)
+    elif result.reason == "client_timeout":
+        conn.log_error("info", f"{result.error} while proxying upgraded connection", r)
+    r.keepalive = False
+    return 0
+
+
+# -- registration with the runtime --------------------------------------------------------
+
+
+def _http_scope_of(scope: Any) -> Any:
+    current = scope
+    while current is not None and current.ctx.name != "HTTP":
+        current = current.parent
+    return current
+
+
+def proxy_pass_handler(loc: Any) -> Callable[[Any, Any], Any]:
+    """CONTENT_HANDLERS factory: the location's proxy settings are merged once, here."""
+    return make_handler(ProxyConf.from_scope(loc.scope), _http_scope_of(loc.scope))
+
+
+def register() -> None:
+    from nginxpy.http import config
+
+    config.CONTENT_HANDLERS["proxy_pass"] = proxy_pass_handler  # type: ignore[assignment]
+
+
+register()
