@@ -14,6 +14,7 @@ import glob as globmod
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from nginxpy.conf import values as conf_values
 from nginxpy.conf.ast import ConfFile, Directive
@@ -72,6 +73,15 @@ class Paths:
 
 
 @dataclass
+class ListenAddr:
+    """One address:port of the http servers (ngx_http_conf_addr_t)."""
+
+    servers: list[Scope] = field(default_factory=list)
+    options_set: bool = False
+    default_server: bool = False
+
+
+@dataclass
 class Loader:
     paths: Paths
     registry: Registry = field(default_factory=lambda: REGISTRY)
@@ -80,8 +90,55 @@ class Loader:
     include_depth: int = 0
     # Directive being handled, for messages about it.
     current: Directive | None = None
+    # The text of every file read, to find the line of a block's closing brace.
+    texts: dict[str, str] = field(default_factory=dict)
+    # Listening addresses of the http servers, by nginx's address text ("0.0.0.0:80").
+    listen_addrs: dict[str, ListenAddr] = field(default_factory=dict)
+    # Shared memory zones by name: [size, owner module, directive that sized it].
+    shm_zones: dict[str, list[Any]] = field(default_factory=dict)
+    # Files nginx opens once the configuration is read (error_log, access_log), in order.
+    open_files: list[str] = field(default_factory=list)
+    # Directories nginx creates then (the *_temp_path and cache paths).
+    paths_to_create: list[str] = field(default_factory=list)
+    # Set once a block module has counted the modules: load_module is too late then.
+    modules_used: bool = False
+    # Hosts of proxy_pass (and the like) URLs, resolved when the http block ends unless an
+    # upstream block has their name: (host, no port given, port, directive).
+    deferred_hosts: list[tuple[str, bool, int, Directive | None]] = field(default_factory=list)
+    module_names: set[str] = field(default_factory=set)
 
     # -- messages ---------------------------------------------------------------------
+
+    def directive_error(self, text: str) -> ConfError:
+        """A setter's returned string: nginx says '"name" directive TEXT'."""
+        assert self.current is not None
+        return self.error(f'"{self.current.name}" directive {text}')
+
+    def close_line(self, directive: Directive) -> int:
+        """The line of a block's closing brace (where nginx is when the block ends)."""
+        text = self.texts.get(directive.file)
+        if text is None or not directive.end_pos:
+            return directive.end_line
+        return text.count("\n", 0, directive.end_pos) + 1
+
+    def add_open_file(self, path: str) -> None:
+        if path not in self.open_files:
+            self.open_files.append(path)
+
+    def add_shm(self, name: str, size: int, owner: str) -> None:
+        """ngx_shared_memory_add: a zone named twice must agree on its size and owner."""
+        zone = self.shm_zones.get(name)
+        if zone is None:
+            self.shm_zones[name] = [size, owner]
+            return
+        if zone[1] != owner:
+            raise self.error(f'the shared memory zone "{name}" is already declared for a different use')
+        if size and zone[0] and size != zone[0]:
+            raise self.error(
+                f'the size {size} of shared memory zone "{name}" conflicts with already declared size {zone[0]}'
+            )
+        if size:
+            zone[0] = size
 
     def error(self, text: str, directive: Directive | None = None) -> ConfError:
         directive = directive or self.current
@@ -106,6 +163,7 @@ class Loader:
                 f'open() "{path}" failed ({exc.errno}: {os.strerror(exc.errno or 0)})', by
             ) from None
         self.main.files.append(path)
+        self.texts[path] = conf.text
         return conf
 
     def walk_file(self, conf: ConfFile, scope: Scope) -> None:
@@ -146,10 +204,14 @@ class Loader:
             raise self.error(f'directive "{name}" has no opening "{{"')
         if not argument_count_ok(spec.args, len(directive.args)):
             raise self.error(f'invalid number of arguments in "{name}" directive')
-        setter = HANDLERS.get(name) or SLOT_SETTERS.get(spec.kind) or set_custom_default
+        family = spec.module.split("_")[1]  # http, stream, mail, core, event
+        handler = HANDLERS.get(f"{family}:{name}")
+        if handler is None and family not in ("stream", "mail"):
+            handler = HANDLERS.get(name)
+        setter = handler or SLOT_SETTERS.get(spec.kind) or set_custom_default
         setter(self, directive, scope, spec)
         self.current = directive
-        if not spec.implemented and name not in self.main.ignored:
+        if not spec.implemented and name not in self.main.ignored and name not in _runtime_implemented():
             self.main.ignored[name] = directive
 
     def store(self, scope: Scope, directive: Directive, value: object, duplicate_check: bool = True) -> None:
@@ -304,23 +366,34 @@ def load(conf_file: str, prefix: str | None = None, global_directives: str | Non
     paths = Paths(prefix or os.path.dirname(conf_file) + os.sep, conf_file)
     loader = Loader(paths)
     try:
+        if global_directives:
+            load_params(loader, global_directives)
         conf = loader.read(conf_file)
         loader.walk_file(conf, loader.main)
-        if global_directives:
-            from nginxpy.conf.parse import parse_text
-
-            params = parse_text(global_directives, "command line")
-            for directive in params.directives():
-                directive.file = "command line"
-                if directive.block is not None:
-                    raise ConfError("block directives are not supported in -g option", "command line", 1)
-            loader.walk(params.directives(), loader.main)
-            if params.error is not None:
-                raise ConfError(params.error.message.replace("end of file", "end of parameter"), None, None)
         handlers.finish_main(loader)
     except ConfError as error:
         return Result(loader.main, error)
     return Result(loader.main)
+
+
+def load_params(loader: Loader, text: str) -> None:
+    """ngx_conf_param: the -g directives, read before the file, reported "in command line"."""
+    from nginxpy.conf.parse import parse_text
+
+    params = parse_text(text, "command line")
+    for directive in params.directives():
+        if directive.block is not None:
+            raise ConfError("block directives are not supported in -g option in command line")
+    try:
+        for directive in params.directives():
+            directive.file = "command line"
+            loader.handle(directive, loader.main)
+    except ConfError as error:
+        raise ConfError(f"{error.message.text} in command line") from None
+    if params.error is not None:
+        message = params.error.message.replace("end of file", "end of parameter")
+        message = message.replace('expecting ";" or "}"', 'expecting ";"')
+        raise ConfError(f"{message} in command line")
 
 
 def http_scope(result: Result) -> HttpScope | None:
@@ -337,6 +410,13 @@ def argument_shape(spec: Spec) -> str:
     if takes:
         names.append(f"TAKE{takes}")
     return "|".join(names)
+
+
+def _runtime_implemented() -> frozenset[str]:
+    """Directives the HTTP runtime acts on (nginxpy.http.IMPLEMENTED)."""
+    from nginxpy.http import IMPLEMENTED
+
+    return IMPLEMENTED
 
 
 def globbed(pattern: str) -> list[str]:

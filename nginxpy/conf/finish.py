@@ -10,13 +10,50 @@ from nginxpy.conf.ast import Directive
 from nginxpy.conf.check import Loader
 from nginxpy.conf.model import ConfError, HttpScope, LocationScope, Scope, ServerScope
 from nginxpy.conf.script import compile_value
+from nginxpy.conf.url import resolve
 
 
 def finish_http(loader: Loader, http: HttpScope) -> None:
+    """ngx_http_block after the body: init and merge per module, locations, variables, servers."""
+    assert http.directive is not None
+    close_line = loader.close_line(http.directive)
+    resolve_upstream_hosts(loader, http)
     merge_ssl(loader, http)
+    check_cache_zones(loader, http, close_line)
     check_locations(http)
+    check_ssl_listen(http)
     check_variables(loader, http)
     check_servers(loader, http)
+
+
+def resolve_upstream_hosts(loader: Loader, http: HttpScope) -> None:
+    """ngx_http_upstream_init_round_robin for the upstreams a URL made: the host must resolve."""
+    for host, _no_port, port, directive in loader.deferred_hosts:
+        if host.lower() in {name.lower() for name in http.upstreams}:
+            continue
+        if resolve(host, port) is None:
+            raise ConfError(
+                f'host not found in upstream "{host}" in {directive.file}:{directive.end_line}'
+                if directive is not None
+                else f'host not found in upstream "{host}"'
+            )
+
+
+def check_cache_zones(loader: Loader, http: HttpScope, close_line: int) -> None:
+    """The *_cache directives name a zone some *_cache_path defines (checked at merge)."""
+    assert http.directive is not None
+    for directive in _walk_directives(http.directive.directives()):
+        if directive.name not in CACHE_DIRECTIVES or not directive.args:
+            continue
+        name = directive.args[0].value
+        if name == "off" or "$" in name:
+            continue
+        zone = loader.shm_zones.get(name)
+        if zone is None or not zone[0]:
+            raise ConfError(f'"{directive.name}" zone "{name}" is unknown', http.directive.file, close_line)
+
+
+CACHE_DIRECTIVES = {"proxy_cache", "fastcgi_cache", "uwsgi_cache", "scgi_cache"}
 
 
 def _certificates(server: ServerScope) -> list[str] | None:
@@ -24,33 +61,98 @@ def _certificates(server: ServerScope) -> list[str] | None:
     return list(value) if value else None
 
 
+def _set_where(scope: Scope, name: str) -> Directive | None:
+    level: Scope | None = scope
+    while level is not None:
+        if name in level.set_by:
+            return level.set_by[name]
+        level = level.parent
+    return None
+
+
 def merge_ssl(loader: Loader, http: HttpScope) -> None:
-    """ngx_http_ssl_merge_srv_conf then ngx_http_ssl_init: certificates of TLS servers."""
+    """ngx_http_ssl_merge_srv_conf: every server with certificates loads them."""
     for server in http.servers:
-        ssl_on = bool(server.get("ssl")) or any(listen.ssl for listen in server.listens)
         certificates = _certificates(server)
-        keys = server.get("ssl_certificate_key") or []
-        if server.get("ssl") and not certificates:
-            raise ConfError(
-                'no "ssl_certificate" is defined for the "ssl" directive', server.file, server.line
-            )
-        if not certificates:
-            continue
-        if len(keys) < len(certificates):
-            cert = certificates[len(keys)]
-            raise ConfError(f'no "ssl_certificate_key" is defined for certificate "{cert}"')
-        if not ssl_on:
-            continue
-        for path in [*certificates, *keys]:
-            if "$" in path:
-                continue
-            full = loader.paths.full_name(path, conf=True)
-            if not os.path.isfile(full):
-                kind = "certificate" if path in certificates else "certificate key"
+        keys = list(server.get("ssl_certificate_key") or [])
+        if server.get("ssl"):
+            ssl = _set_where(server, "ssl")
+            where = f" in {ssl.file}:{ssl.end_line}" if ssl is not None else ""
+            if not certificates:
+                raise ConfError(f'no "ssl_certificate" is defined for the "ssl" directive{where}')
+            if not keys:
+                raise ConfError(f'no "ssl_certificate_key" is defined for the "ssl" directive{where}')
+            if len(keys) < len(certificates):
                 raise ConfError(
-                    f'cannot load {kind} "{full}": BIO_new_file() failed (SSL: error:80000002:system library::'
-                    f"No such file or directory:calling fopen({full}, r) error:10000080:BIO routines::no such file)"
+                    f'no "ssl_certificate_key" is defined for certificate "{certificates[-1]}" '
+                    f'and the "ssl" directive{where}'
                 )
+        elif certificates:
+            if len(keys) < len(certificates):
+                raise ConfError(f'no "ssl_certificate_key" is defined for certificate "{certificates[-1]}"')
+        else:
+            continue
+        if any("$" in path for path in [*certificates, *keys]):
+            continue
+        for cert, key in zip(certificates, keys, strict=False):
+            load_certificate(loader, cert, key)
+
+
+def _bio_error(kind: str, full: str, error: OSError) -> ConfError:
+    reason = {2: "no such file", 13: "Permission denied", 21: "Is a directory"}.get(
+        error.errno or 0, "system lib"
+    )
+    return ConfError(
+        f'cannot load {kind} "{full}": BIO_new_file() failed (SSL: error:8000{error.errno or 0:04X}:system library::'
+        f"{os.strerror(error.errno or 0)}:calling fopen({full}, r) error:10000080:BIO routines::{reason})"
+    )
+
+
+def load_certificate(loader: Loader, cert: str, key: str) -> None:
+    """ngx_ssl_certificate: the certificate, then its key, read as PEM, and a matching pair."""
+    import ssl
+
+    cert_full = loader.paths.full_name(cert, conf=True)
+    key_full = loader.paths.full_name(key, conf=True)
+    try:
+        with open(cert_full, "rb") as handle:
+            cert_data = handle.read()
+    except OSError as error:
+        raise _bio_error("certificate", cert_full, error) from None
+    if (
+        b"-----BEGIN CERTIFICATE-----" not in cert_data
+        and b"-----BEGIN TRUSTED CERTIFICATE-----" not in cert_data
+    ):
+        raise ConfError(
+            f'cannot load certificate "{cert_full}": PEM_read_bio_X509_AUX() failed '
+            "(SSL: error:0480006C:PEM routines::no start line:Expecting: TRUSTED CERTIFICATE)"
+        )
+    if key.startswith(("engine:", "data:")) or cert.startswith("data:"):
+        return
+    try:
+        with open(key_full, "rb") as handle:
+            key_data = handle.read()
+    except OSError as error:
+        raise _bio_error("certificate key", key_full, error) from None
+    if b"PRIVATE KEY-----" not in key_data:
+        raise ConfError(
+            f'cannot load certificate key "{key_full}": PEM_read_bio_PrivateKey() failed '
+            "(SSL: error:1E08010C:DECODER routines::unsupported:No supported data to decode. "
+            "Input type: PEM)"
+        )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert_full, key_full)
+    except ssl.SSLError as error:
+        if "KEY_VALUES_MISMATCH" in str(error) or "key values mismatch" in str(error):
+            raise ConfError(
+                f'SSL_CTX_use_PrivateKey("{key_full}") failed '
+                "(SSL: error:05800074:x509 certificate routines::key values mismatch)"
+            ) from None
+
+
+def check_ssl_listen(http: HttpScope) -> None:
+    """ngx_http_ssl_init: a "listen ... ssl" server needs a certificate."""
     for server in http.servers:
         if any(listen.ssl for listen in server.listens) and not _certificates(server):
             raise ConfError(
@@ -72,7 +174,7 @@ def check_locations(http: HttpScope) -> None:
         for level in [server.locations, *[loc.locations for loc in _all_locations(server.locations)]]:
             seen: set[tuple[bool, bool, str]] = set()
             for location in level:
-                if location.regex is not None:
+                if location.regex is not None or location.named:
                     continue
                 key = (location.exact, location.named, location.name)
                 if key in seen:

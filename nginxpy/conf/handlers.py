@@ -7,6 +7,7 @@ directives open their level here and walk their body.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -14,7 +15,7 @@ import socket
 from nginxpy.conf import values as conf_values
 from nginxpy.conf import variables as known_variables
 from nginxpy.conf.ast import Directive
-from nginxpy.conf.check import Loader, globbed, handler
+from nginxpy.conf.check import ListenAddr, Loader, globbed, handler
 from nginxpy.conf.model import (
     ConfError,
     HttpScope,
@@ -32,6 +33,7 @@ from nginxpy.conf.model import (
 from nginxpy.conf.regex import RegexError, compile_regex
 from nginxpy.conf.registry import Ctx, Spec
 from nginxpy.conf.script import ComplexValue, ScriptError, compile_value
+from nginxpy.conf.url import Url, addr_text, parse_url, resolve
 
 # -- core -----------------------------------------------------------------------------
 
@@ -53,12 +55,19 @@ def conf_include(loader: Loader, directive: Directive, scope: Scope, spec: Spec)
 
 @handler("load_module")
 def load_module(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    """ngx_load_module: before any block module has counted the modules, each module once."""
+    if loader.modules_used:
+        raise loader.directive_error("is specified too late")
     path = loader.paths.full_name(directive.args[0].value)
     if not os.path.exists(path):
         raise loader.error(
             f'dlopen() "{path}" failed ({path}: cannot open shared object file: No such file or directory)'
         )
     base = os.path.basename(path)
+    name = base[:-3] if base.endswith(".so") else base
+    if name in loader.module_names:
+        raise loader.error(f'module "{name}" is already loaded')
+    loader.module_names.add(name)
     for module in ("stream", "mail"):
         if base.startswith(f"ngx_{module}_module"):
             loader.loaded_modules.update(
@@ -124,6 +133,7 @@ def error_log(loader: Loader, directive: Directive, scope: Scope, spec: Spec) ->
         path = target
     else:
         path = loader.paths.full_name(target)
+        loader.add_open_file(path)
     scope.values.setdefault("error_log", []).append((path, level))
     scope.set_by["error_log"] = directive
 
@@ -136,6 +146,7 @@ def events_block(loader: Loader, directive: Directive, scope: Scope, spec: Spec)
     main = loader.main
     if main.events is not None:
         raise loader.error('"events" directive is duplicate')
+    loader.modules_used = True
     main.events = Scope(Ctx.EVENTS, parent=None, directive=directive)
     loader.walk_block(directive, main.events)
 
@@ -145,6 +156,7 @@ def http_block(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
     main = loader.main
     if main.http is not None:
         raise loader.error('"http" directive is duplicate')
+    loader.modules_used = True
     http = main.http = HttpScope(Ctx.HTTP, parent=None, directive=directive)
     loader.walk_block(directive, http)
     if directive.closed:
@@ -194,7 +206,7 @@ def core_location(loader: Loader, directive: Directive, scope: Scope, spec: Spec
             modifier, name = "", word
     location.modifier, location.name = modifier, name
     if modifier in ("~", "~*"):
-        location.regex = _regex(loader, name, caseless=modifier == "~*")
+        location.regex = _http_regex(loader, name, caseless=modifier == "~*")
     if isinstance(scope, LocationScope):
         parent = scope
         if parent.exact:
@@ -227,36 +239,61 @@ def rewrite_if(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
 
 
 def _if_condition(loader: Loader, words: list[str]) -> list[str]:
-    """ngx_http_rewrite_if_condition: "(" cond ")" with the parentheses in the words."""
-    if not words or not words[0].startswith("(") or not words[-1].endswith(")"):
-        raise loader.error(f'invalid condition "{words[0] if words else ""}"')
+    """ngx_http_rewrite_if_condition: the words of "( ... )", parentheses stripped."""
     words = list(words)
-    words[0] = words[0][1:]
-    words[-1] = words[-1][:-1]
-    words = [word for word in words if word != ""] if (words[0] == "" or words[-1] == "") else words
-    if len(words) == 0:
-        raise loader.error('invalid condition "("')
+    if not words[0].startswith("("):
+        raise loader.error(f'invalid condition "{words[0]}"')
+    if words[0] == "(":
+        words.pop(0)
+    else:
+        words[0] = words[0][1:]
+    if not words or not words[-1].endswith(")"):
+        raise loader.error(f'invalid condition "{words[-1] if words else "("}"')
+    if words[-1] == ")":
+        words.pop()
+    else:
+        words[-1] = words[-1][:-1]
+    if not words:
+        raise loader.error('invalid condition ")"')
     first = words[0]
-    if first.startswith("$"):
-        _compile(loader, first)
-        if len(words) == 1:
+    last = len(words) - 1
+    if len(first) > 1 and first.startswith("$"):
+        if last not in (0, 2):
+            raise loader.error(f'invalid condition "{first}"')
+        _rewrite_variable(loader, first)
+        if last == 0:
             return words
         operator = words[1]
-        if len(words) != 3:
-            raise loader.error(f'invalid condition "{first}"')
         if operator in ("=", "!="):
             _compile(loader, words[2])
             return words
         if operator in ("~", "~*", "!~", "!~*"):
-            _regex(loader, words[2], caseless=operator.endswith("*"))
+            _http_regex(loader, words[2], caseless=operator.endswith("*"))
             return words
         raise loader.error(f'unexpected "{operator}" in condition')
-    if first in ("-f", "!-f", "-d", "!-d", "-e", "!-e", "-x", "!-x"):
-        if len(words) != 2:
+    if (len(first) == 2 and first[0] == "-") or (len(first) == 3 and first.startswith("!-")):
+        if last != 1:
             raise loader.error(f'invalid condition "{first}"')
         _compile(loader, words[1])
-        return words
+        if first[-1] in "fdex":
+            return words
     raise loader.error(f'invalid condition "{first}"')
+
+
+def _rewrite_variable(loader: Loader, word: str) -> None:
+    """ngx_http_rewrite_variable: "$name" must be a known variable name."""
+    name = word[1:]
+    if name.startswith("{") and name.endswith("}"):
+        name = name[1:-1]
+    _compile(loader, word)
+
+
+def _http_regex(loader: Loader, pattern: str, caseless: bool = False) -> re.Pattern[str]:
+    """ngx_http_regex_compile: named captures become variables."""
+    regex = _regex(loader, pattern, caseless)
+    if loader.main.http is not None:
+        loader.main.http.user_variables.update(name.lower() for name in regex.groupindex)
+    return regex
 
 
 @handler("limit_except")
@@ -285,7 +322,7 @@ def upstream_block(loader: Loader, directive: Directive, scope: Scope, spec: Spe
     scope.upstreams[name] = upstream
     loader.walk_block(directive, upstream)
     if directive.closed and not upstream.servers:
-        raise ConfError("no servers are inside upstream", directive.file, directive.end_line)
+        raise ConfError("no servers are inside upstream", directive.file, loader.close_line(directive))
 
 
 def upstream_server(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
@@ -322,9 +359,9 @@ def upstream_server(loader: Loader, directive: Directive, scope: Scope, spec: Sp
             server.down = True
         else:
             raise loader.error(f'invalid parameter "{word}"')
-    err = _url_error(words[0], default_port=80, listen=False)
-    if err:
-        raise loader.error(f'{err} in upstream "{words[0]}"')
+    url = parse_url(words[0], default_port=80)
+    if url.err:
+        raise loader.error(f'{url.err} in upstream "{words[0]}"')
     scope.servers.append(server)
 
 
@@ -384,72 +421,100 @@ def _split_host_port(url: str) -> tuple[str | None, str | None]:
 def core_listen(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     assert isinstance(scope, ServerScope)
     words = directive.values
-    url = words[0]
-    err = _url_error(url, 80, listen=True)
-    if err:
-        raise loader.error(f'{err} in "{url}" of the "listen" directive')
-    if url.startswith("unix:"):
-        listen = Listen(url, 0, directive=directive)
-    else:
-        host, port = _split_host_port(url)
-        assert host is not None
-        if host in ("", "*"):
-            address = "*"
-        elif host.startswith("["):
-            address = host
-        else:
-            try:
-                socket.inet_aton(host)
-                address = host
-            except OSError:
-                try:
-                    address = socket.gethostbyname(host)
-                except OSError:
-                    raise loader.error(f'host not found in "{url}" of the "listen" directive') from None
-        listen = Listen(address, int(port) if port else 80, directive=directive)
+    url = parse_url(words[0], default_port=80, listen=True)
+    if url.err:
+        raise loader.error(f'{url.err} in "{words[0]}" of the "listen" directive')
+    template = Listen("*", url.port, directive=directive)
+    options_set = False
     for word in words[1:]:
-        key, _, value = word.partition("=")
         if word in ("default_server", "default"):
-            listen.default_server = True
+            template.default_server = True
         elif word == "bind":
-            listen.bind = True
-        elif word == "ssl":
-            listen.ssl = True
-        elif word == "http2":
-            listen.http2 = True
-        elif word == "proxy_protocol":
-            listen.proxy_protocol = True
-        elif word == "reuseport":
-            listen.reuseport = listen.bind = True
-        elif word == "deferred":
-            listen.deferred = listen.bind = True
-        elif key == "backlog" and _:
-            number = _signed_int(value)
-            if number is None or number == 0:
-                raise loader.error(f'invalid backlog "{value}"')
-            listen.backlog, listen.bind = number, True
-        elif key in ("rcvbuf", "sndbuf") and _:
-            size = conf_values.parse_size(value)
-            if size is None:
-                raise loader.error(f'invalid {key} "{value}"')
-            setattr(listen, key, size)
-            listen.bind = True
-        elif key == "fastopen" and _:
-            number = _signed_int(value)
+            template.bind = True
+        elif word.startswith("fastopen="):
+            number = conf_values.parse_int(word[9:])
             if number is None:
-                raise loader.error(f'invalid fastopen "{value}"')
-            listen.fastopen, listen.bind = number, True
-        elif key == "ipv6only" and _:
-            if value not in ("on", "off"):
-                raise loader.error(f'invalid ipv6only flags "{value}"')
-            listen.ipv6only, listen.bind = value == "on", True
-        elif key == "so_keepalive" and _:
-            listen.so_keepalive, listen.bind = value, True
-        elif key == "accept_filter" and _:
-            loader.warn(f'accept filters "{value}" are not supported on this platform, ignored')
+                raise loader.error(f'invalid fastopen "{word}"')
+            template.fastopen, template.bind, options_set = number, True, True
+        elif word.startswith("backlog="):
+            number = _signed_int(word[8:])
+            if number is None or number == 0:
+                raise loader.error(f'invalid backlog "{word}"')
+            template.backlog, template.bind, options_set = number, True, True
+        elif word.startswith(("rcvbuf=", "sndbuf=")):
+            size = conf_values.parse_size(word[7:])
+            if size is None:
+                raise loader.error(f'invalid {word[:6]} "{word}"')
+            setattr(template, word[:6], size)
+            template.bind, options_set = True, True
+        elif word.startswith("accept_filter="):
+            loader.warn(f'accept filters "{word[14:]}" are not supported on this platform, ignored')
+        elif word == "deferred":
+            template.deferred, template.bind, options_set = True, True, True
+        elif word.startswith("ipv6only=o"):
+            if word[10:] not in ("n", "ff"):
+                raise loader.error(f'invalid ipv6only flags "{word[9:]}"')
+            template.ipv6only, template.bind, options_set = word[10:] == "n", True, True
+        elif word == "reuseport":
+            template.reuseport, template.bind, options_set = True, True, True
+        elif word == "ssl":
+            template.ssl = True
+        elif word == "http2":
+            template.http2 = True
+        elif word.startswith("so_keepalive="):
+            value = word[13:]
+            if value not in ("on", "off") and not _so_keepalive_ok(value):
+                raise loader.error(f'invalid so_keepalive value: "{value}"')
+            template.so_keepalive, template.bind, options_set = value, True, True
+        elif word == "proxy_protocol":
+            template.proxy_protocol = True
         else:
             raise loader.error(f'invalid parameter "{word}"')
-    scope.listens.append(listen)
+    for family, address, port in url.addrs:
+        listen = dataclasses.replace(template, port=port)
+        if family == socket.AF_UNIX:
+            listen.address = address
+        elif family == socket.AF_INET6:
+            listen.address = f"[{address}]"
+        else:
+            listen.address = "*" if address == "0.0.0.0" else address
+        add_listen(loader, scope, listen, addr_text(family, address, port), options_set)
+
+
+def add_listen(loader: Loader, server: ServerScope, listen: Listen, text: str, options_set: bool) -> None:
+    """ngx_http_add_listen: one server per address once, listen options once, one default server."""
+    addr = loader.listen_addrs.setdefault(text, ListenAddr())
+    if server in addr.servers:
+        raise loader.error(f"a duplicate listen {text}")
+    addr.servers.append(server)
+    if options_set:
+        if addr.options_set:
+            raise loader.error(f"duplicate listen options for {text}")
+        addr.options_set = True
+    if listen.default_server:
+        if addr.default_server:
+            raise loader.error(f"a duplicate default server for {text}")
+        addr.default_server = True
+    server.listens.append(listen)
+
+
+def _so_keepalive_ok(value: str) -> bool:
+    parts = value.split(":")
+    if len(parts) > 3:
+        parts = [*parts[:2], ":".join(parts[2:])]
+    idle, interval, count = [*parts, "", ""][:3]
+    if idle and conf_values.parse_time(idle, is_sec=True) is None:
+        return False
+    if interval and conf_values.parse_time(interval, is_sec=True) is None:
+        return False
+    if count and conf_values.parse_int(count) is None:
+        return False
+    numbers = [
+        conf_values.parse_time(idle, is_sec=True) if idle else 0,
+        conf_values.parse_time(interval, is_sec=True) if interval else 0,
+        conf_values.parse_int(count) if count else 0,
+    ]
+    return any(numbers)
 
 
 def _signed_int(text: str) -> int | None:
@@ -463,19 +528,21 @@ def _signed_int(text: str) -> int | None:
 def core_server_name(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     assert isinstance(scope, ServerScope)
     for word in directive.values:
-        if word.startswith("$"):
-            raise loader.error(f'server name "{word}" has suspicious symbols')
-        if "/" in word and not word.startswith("~"):
+        first = word[:1]
+        if (first == "*" and (len(word) < 3 or word[1] != ".")) or (first == "." and len(word) < 2):
+            raise loader.error(f'server name "{word}" is invalid')
+        if "/" in word:
             loader.warn(f'server name "{word}" has suspicious symbols')
-        if word.startswith("~"):
-            if len(word) == 1:
-                raise loader.error('empty regex in server name "~"')
-            regex = _regex(loader, word[1:], caseless=True)
-            scope.names.append(ServerName(word, regex))
+        if word.lower() == "$hostname":
+            scope.names.append(ServerName(socket.gethostname().lower()))
             continue
-        if word.startswith("*") and (len(word) == 1 or word[1] != "."):
-            raise loader.error(f'invalid server name or wildcard "{word}" on 0.0.0.0:80')
-        scope.names.append(ServerName(word.lower()))
+        if first != "~":
+            scope.names.append(ServerName(word.lower()))
+            continue
+        if len(word) == 1:
+            raise loader.error(f'empty regex in server name "{word}"')
+        caseless = any("A" <= ch <= "Z" for ch in word[1:])
+        scope.names.append(ServerName(word, _http_regex(loader, word[1:], caseless=caseless)))
 
 
 # -- rewrite module -------------------------------------------------------------------
@@ -516,7 +583,7 @@ def rewrite_return(loader: Loader, directive: Directive, scope: Scope, spec: Spe
 @handler("rewrite")
 def rewrite_rewrite(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     words = directive.values
-    _regex(loader, words[0])
+    _http_regex(loader, words[0])
     _compile(loader, words[1])
     if len(words) == 3 and words[2] not in ("last", "break", "redirect", "permanent"):
         raise loader.error(f'invalid parameter "{words[2]}"')
@@ -594,7 +661,7 @@ def _map_body(loader: Loader, block: Directive, conf: MapConf) -> None:
         if key.startswith("~") and len(key) > 1:
             caseless = key.startswith("~*")
             pattern = key[2:] if caseless else key[1:]
-            conf.regexes.append(MapEntry(key, value, _regex(loader, pattern, caseless)))
+            conf.regexes.append(MapEntry(key, value, _http_regex(loader, pattern, caseless)))
             continue
         if key.startswith("\\"):
             key = key[1:]
@@ -603,8 +670,7 @@ def _map_body(loader: Loader, block: Directive, conf: MapConf) -> None:
             conf.wildcards.append(MapEntry(lowered, value))
             continue
         if lowered in conf.exact:
-            loader.warn(f'conflicting parameter "{key}"')
-            continue
+            raise loader.error(f'conflicting parameter "{key}"')
         conf.exact[lowered] = value
     loader.current = block
 
@@ -697,6 +763,8 @@ def access_log(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
     http = _http(loader)
     if fmt != "combined" and fmt not in http.log_formats:
         raise loader.error(f'unknown log format "{fmt}"')
+    if not (path.startswith("syslog:") or "$" in path):
+        loader.add_open_file(path)
     entries.append((path, fmt, options))
 
 
@@ -742,7 +810,7 @@ def core_root(loader: Loader, directive: Directive, scope: Scope, spec: Spec) ->
             raise loader.error(f'"{name}" directive is duplicate')
         raise loader.error(f'"{name}" directive is duplicate, "{other}" directive was specified earlier')
     if isinstance(scope, LocationScope) and name == "alias" and scope.named:
-        raise loader.error('"alias" directive cannot be used inside the named location')
+        raise loader.error('the "alias" directive cannot be used inside the named location')
     value = directive.args[0].value
     _compile(loader, value)
     loader.store(scope, directive, value, duplicate_check=False)
@@ -772,35 +840,36 @@ def proxy_pass(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
     if value.is_constant:
         lowered = url.lower()
         if lowered.startswith("http://"):
-            rest = url[7:]
+            rest, port = url[7:], 80
         elif lowered.startswith("https://"):
-            rest = url[8:]
+            rest, port = url[8:], 443
         else:
-            raise loader.error(f'invalid URL prefix in "{url}"')
-        if isinstance(scope, (LocationScope, IfScope)):
-            location = scope if isinstance(scope, LocationScope) else None
-            has_uri = "/" in rest.partition("?")[0].lstrip("[").partition("]")[
-                2 if rest.startswith("[") else 0
-            ] or ("/" in rest and not rest.startswith("["))
-            if (
-                location is not None
-                and (location.regex is not None or location.named)
-                and has_uri
-                and "/" in rest
-            ):
-                where = "regular expression" if location.regex is not None else "named location"
-                raise loader.error(
-                    f'"proxy_pass" cannot have URI part in location given by {where}, '
-                    'or inside named location, or inside "if" statement, or inside "limit_except" block'
-                )
-        host = rest.split("/", 1)[0]
-        if host.startswith("unix:"):
-            pass
-        else:
-            err = _url_error(host, 80, listen=False)
-            if err:
-                raise loader.error(f'{err} in upstream "{rest}"')
+            raise loader.error("invalid URL prefix")
+        parsed = parse_url(rest, default_port=port, uri_part=True, no_resolve=True)
+        if parsed.err:
+            raise loader.error(f'{parsed.err} in upstream "{rest}"')
+        location = scope if isinstance(scope, LocationScope) else None
+        if parsed.uri and (
+            isinstance(scope, IfScope)
+            or scope.ctx is Ctx.LIMIT_EXCEPT
+            or (location is not None and (location.regex is not None or location.named))
+        ):
+            raise loader.error(
+                '"proxy_pass" cannot have URI part in location given by regular expression, '
+                'or inside named location, or inside "if" statement, or inside "limit_except" block'
+            )
+        _implicit_upstream(loader, parsed)
     loader.store(scope, directive, value)
+
+
+def _implicit_upstream(loader: Loader, parsed: Url) -> None:
+    """ngx_http_upstream_add for a host in a URL: it must resolve unless an upstream has its name."""
+    if parsed.unix or parsed.addrs:
+        return
+    http = loader.main.http
+    if http is not None and parsed.host in http.upstreams and parsed.no_port:
+        return
+    loader.deferred_hosts.append((parsed.host, parsed.no_port, parsed.port, loader.current))
 
 
 @handler("proxy_set_header", "add_header", "add_trailer", "proxy_hide_header", "proxy_pass_header")
@@ -823,7 +892,7 @@ def index_directive(loader: Loader, directive: Directive, scope: Scope, spec: Sp
         if word == "":
             raise loader.error('index "" in "index" directive is invalid')
         if word.startswith("/") and word is not directive.values[-1]:
-            raise loader.error('only the last index in "index" directive should be absolute')
+            loader.warn('only the last index in "index" directive should be absolute')
         _compile(loader, word)
         entries.append(word)
 
@@ -835,12 +904,12 @@ def keepalive_timeout(loader: Loader, directive: Directive, scope: Scope, spec: 
     words = directive.values
     timeout = conf_values.parse_time(words[0], is_sec=False)
     if timeout is None:
-        raise loader.error("invalid value")
+        raise loader.directive_error("invalid value")
     header = None
     if len(words) == 2:
         header = conf_values.parse_time(words[1], is_sec=True)
         if header is None:
-            raise loader.error("invalid value")
+            raise loader.directive_error("invalid value")
     loader.store(scope, directive, (timeout, header))
 
 
@@ -860,6 +929,552 @@ def ssl_certificate(loader: Loader, directive: Directive, scope: Scope, spec: Sp
     entries.append(directive.args[0].value)
 
 
+# -- events ---------------------------------------------------------------------------
+
+EVENT_METHODS = ("epoll", "poll", "select")
+
+
+@handler("use")
+def event_use(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if "use" in scope.values:
+        raise loader.directive_error("is duplicate")
+    method = directive.args[0].value
+    if method not in EVENT_METHODS:
+        raise loader.error(f'invalid event type "{method}"')
+    loader.store(scope, directive, method)
+
+
+@handler("worker_connections")
+def event_connections(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if "worker_connections" in scope.values:
+        raise loader.directive_error("is duplicate")
+    word = directive.args[0].value
+    number = conf_values.parse_int(word)
+    if number is None:
+        raise loader.error(f'invalid number "{word}"')
+    loader.store(scope, directive, number)
+
+
+# -- shared setters with a post handler (ngx_conf_post_t) -------------------------------
+
+NUM_BOUNDS = {"gzip_comp_level": (1, 9)}
+
+
+@handler("gzip_comp_level")
+def num_with_bounds(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if directive.name in scope.values:
+        raise loader.directive_error("is duplicate")
+    number = conf_values.parse_int(directive.args[0].value)
+    if number is None:
+        raise loader.directive_error("invalid number")
+    low, high = NUM_BOUNDS[directive.name]
+    if not low <= number <= high:
+        raise loader.error(f"value must be between {low} and {high}")
+    loader.store(scope, directive, number)
+
+
+@handler("send_lowat")
+def send_lowat(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if "send_lowat" in scope.values:
+        raise loader.directive_error("is duplicate")
+    size = conf_values.parse_size(directive.args[0].value)
+    if size is None:
+        raise loader.directive_error("invalid value")
+    loader.warn('"send_lowat" is not supported, ignored')
+    loader.store(scope, directive, 0)
+
+
+@handler("directio")
+def core_directio(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if "directio" in scope.values:
+        raise loader.directive_error("is duplicate")
+    word = directive.args[0].value
+    if word == "off":
+        loader.store(scope, directive, None)
+        return
+    size = conf_values.parse_offset(word)
+    if size is None:
+        raise loader.directive_error("invalid value")
+    loader.store(scope, directive, size)
+
+
+@handler("expires")
+def headers_expires(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    """ngx_http_headers_expires: epoch, max, off, [modified] [+-]time, @time of day, or variables."""
+    if "expires" in scope.values:
+        raise loader.directive_error("is duplicate")
+    words = directive.values
+    value = words[0]
+    if len(words) == 2:
+        if value != "modified":
+            raise loader.directive_error("invalid value")
+        value = words[1]
+    if value in ("epoch", "max", "off") and len(words) == 1:
+        loader.store(scope, directive, value)
+        return
+    if "$" in value:
+        _compile(loader, value)
+        loader.store(scope, directive, value)
+        return
+    text = value
+    if text.startswith("@"):
+        seconds = conf_values.parse_time(text[1:], is_sec=True)
+        if seconds is None:
+            raise loader.directive_error("invalid value")
+        if seconds > 24 * 60 * 60:
+            raise loader.directive_error("daily time value must be less than 24 hours")
+        loader.store(scope, directive, value)
+        return
+    if text.startswith(("+", "-")):
+        text = text[1:]
+    if conf_values.parse_time(text, is_sec=True) is None:
+        raise loader.directive_error("invalid value")
+    loader.store(scope, directive, value)
+
+
+@handler("fastcgi_split_path_info")
+def fastcgi_split_path_info(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    _http_regex(loader, directive.args[0].value)
+    loader.store(scope, directive, directive.args[0].value, duplicate_check=False)
+
+
+# -- upstreams named in URLs ---------------------------------------------------------------
+
+PASS_PREFIXES = {
+    "uwsgi_pass": ("uwsgi://", "suwsgi://"),
+    "grpc_pass": ("grpc://", "grpcs://"),
+    "fastcgi_pass": (),
+    "scgi_pass": (),
+    "memcached_pass": (),
+}
+
+
+@handler("fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass", "grpc_pass")
+def upstream_pass(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    name = directive.name
+    if name in scope.values:
+        raise loader.directive_error("is duplicate")
+    url = directive.args[0].value
+    value = _compile(loader, url)
+    if value.is_constant:
+        rest = url
+        for prefix in PASS_PREFIXES[name]:
+            if url.lower().startswith(prefix):
+                rest = url[len(prefix) :]
+                break
+        else:
+            if name == "grpc_pass":
+                raise loader.error("invalid URL prefix")
+        parsed = parse_url(rest, default_port=80, no_resolve=True)
+        if parsed.err:
+            raise loader.error(f'{parsed.err} in upstream "{rest}"')
+        _implicit_upstream(loader, parsed)
+    loader.store(scope, directive, value)
+
+
+@handler("keepalive")
+def upstream_keepalive(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if "keepalive" in scope.values:
+        raise loader.directive_error("is duplicate")
+    word = directive.args[0].value
+    number = conf_values.parse_int(word)
+    if not number:
+        raise loader.error(f'invalid value "{word}" in "keepalive" directive')
+    loader.store(scope, directive, number)
+
+
+# -- shared memory zones -----------------------------------------------------------------------
+
+
+def _zone_param(loader: Loader, word: str, name_only: bool = False) -> tuple[str, int]:
+    """ "zone=name:size" as limit_req_zone/limit_conn_zone read it."""
+    body = word[5:]
+    name, colon, size_text = body.partition(":")
+    if not colon:
+        raise loader.error(f'invalid zone size "{word}"')
+    size = conf_values.parse_size(size_text)
+    if size is None:
+        raise loader.error(f'invalid zone size "{word}"')
+    if size < 8 * 4096:
+        raise loader.error(f'zone "{word}" is too small')
+    return name, size
+
+
+@handler("limit_req_zone")
+def limit_req_zone(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    words = directive.values
+    _compile(loader, words[0])
+    name, size = "", 0
+    for word in words[1:]:
+        if word.startswith("zone="):
+            name, size = _zone_param(loader, word)
+            continue
+        if word.startswith("rate="):
+            text = word[5:]
+            if text.endswith(("r/s", "r/m")):
+                text = text[:-3]
+            rate = conf_values.parse_int(text)
+            if not rate:
+                raise loader.error(f'invalid rate "{word}"')
+            continue
+        raise loader.error(f'invalid parameter "{word}"')
+    if not name:
+        raise loader.error('"limit_req_zone" must have "zone" parameter')
+    zone = loader.shm_zones.get(name)
+    loader.add_shm(name, size, "limit_req")
+    if zone is not None and len(zone) > 2:
+        raise loader.error(f'limit_req_zone "{name}" is already bound to key "{zone[2]}"')
+    loader.shm_zones[name].append(words[0])
+
+
+@handler("limit_conn_zone")
+def limit_conn_zone(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    words = directive.values
+    _compile(loader, words[0])
+    name, size = "", 0
+    for word in words[1:]:
+        if word.startswith("zone="):
+            name, size = _zone_param(loader, word)
+            continue
+        raise loader.error(f'invalid parameter "{word}"')
+    if not name:
+        raise loader.error('"limit_conn_zone" must have "zone" parameter')
+    zone = loader.shm_zones.get(name)
+    loader.add_shm(name, size, "limit_conn")
+    if zone is not None and len(zone) > 2:
+        raise loader.error(f'limit_conn_zone "{name}" is already bound to key "{zone[2]}"')
+    loader.shm_zones[name].append(words[0])
+
+
+@handler("limit_req")
+def limit_req(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    zone = ""
+    for word in directive.values:
+        if word.startswith("zone="):
+            zone = word[5:]
+            loader.add_shm(zone, 0, "limit_req")
+        elif word.startswith(("burst=", "delay=")):
+            if conf_values.parse_int(word[6:]) is None:
+                raise loader.error(f'invalid {word[:5]} value "{word}"')
+        elif word == "nodelay":
+            pass
+        else:
+            raise loader.error(f'invalid parameter "{word}"')
+    if not zone:
+        raise loader.error('"limit_req" must have "zone" parameter')
+    scope.values.setdefault("limit_req", []).append(directive.values)
+    scope.set_by["limit_req"] = directive
+
+
+@handler("limit_conn")
+def limit_conn(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    name, number = directive.values
+    loader.add_shm(name, 0, "limit_conn")
+    count = conf_values.parse_int(number)
+    if not count or count > 65535:
+        raise loader.error(f'invalid number of connections "{number}"')
+    scope.values.setdefault("limit_conn", []).append((name, count))
+    scope.set_by["limit_conn"] = directive
+
+
+CACHE_PATH_KEYS = (
+    "levels=",
+    "use_temp_path=",
+    "inactive=",
+    "max_size=",
+    "min_free=",
+    "loader_files=",
+    "loader_sleep=",
+    "loader_threshold=",
+    "manager_files=",
+    "manager_sleep=",
+    "manager_threshold=",
+    "purger=",
+    "purger_files=",
+    "purger_sleep=",
+    "purger_threshold=",
+)
+
+
+@handler("proxy_cache_path", "fastcgi_cache_path", "uwsgi_cache_path", "scgi_cache_path")
+def cache_path(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    """ngx_http_file_cache_set_slot: a path, keys_zone=name:size and tuning parameters."""
+    words = directive.values
+    name = ""
+    for word in words[1:]:
+        if word.startswith("keys_zone="):
+            zone_name, colon, size_text = word[10:].partition(":")
+            size = conf_values.parse_size(size_text) if colon else None
+            if not zone_name or size is None:
+                raise loader.error(f'invalid keys zone size "{word}"')
+            if size < 8 * 4096:
+                raise loader.error(f'"{word}" is too small')
+            name = zone_name
+            loader.add_shm(name, size, "cache")
+        elif not word.startswith(CACHE_PATH_KEYS):
+            raise loader.error(f'invalid parameter "{word}"')
+    if not name:
+        raise loader.error(f'"{directive.name}" must have "keys_zone" parameter')
+    path = loader.paths.full_name(words[0])
+    if path not in loader.paths_to_create:
+        loader.paths_to_create.append(path)
+    scope.values.setdefault(directive.name, []).append(words)
+    scope.set_by[directive.name] = directive
+
+
+@handler("proxy_cache", "fastcgi_cache", "uwsgi_cache", "scgi_cache")
+def cache_zone(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if directive.name in scope.values:
+        raise loader.directive_error("is duplicate")
+    word = directive.args[0].value
+    if word != "off" and "$" not in word:
+        loader.add_shm(word, 0, "cache")
+    elif "$" in word:
+        _compile(loader, word)
+    loader.store(scope, directive, word)
+
+
+@handler("client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path")
+def temp_path(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    from nginxpy.conf.check import set_path
+
+    set_path(loader, directive, scope, spec)
+    path = loader.paths.full_name(directive.args[0].value)
+    if path not in loader.paths_to_create:
+        loader.paths_to_create.append(path)
+
+
+# -- addresses ---------------------------------------------------------------------------------
+
+
+def _cidr(text: str) -> bool:
+    """ngx_ptocidr: an address or a network."""
+    import ipaddress
+
+    try:
+        if "/" in text:
+            ipaddress.ip_network(text, strict=False)
+            address, _, bits = text.partition("/")
+            ipaddress.ip_address(address)
+            return bits.isdigit()
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+@handler("set_real_ip_from")
+def realip_from(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    word = directive.args[0].value
+    if word != "unix:" and not _cidr(word) and resolve(word, 0) is None:
+        raise loader.error(f'host not found in set_real_ip_from "{word}"')
+    scope.values.setdefault("set_real_ip_from", []).append(word)
+    scope.set_by["set_real_ip_from"] = directive
+
+
+@handler("resolver")
+def core_resolver(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    """ngx_resolver_create's parameters: addresses, valid=, ipv4=, ipv6=."""
+    if "resolver" in scope.values:
+        raise loader.directive_error("is duplicate")
+    for word in directive.values:
+        if word.startswith("valid="):
+            if conf_values.parse_time(word[6:], is_sec=True) is None:
+                raise loader.error(f"invalid parameter: {word}")
+            continue
+        if word.startswith(("ipv4=", "ipv6=")):
+            if word[5:] not in ("on", "off"):
+                raise loader.error(f"invalid parameter: {word}")
+            continue
+        parsed = parse_url(word, default_port=53)
+        if parsed.err:
+            raise loader.error(f'{parsed.err} in resolver "{word}"')
+    loader.store(scope, directive, directive.values)
+
+
+@handler("ssl_session_cache")
+def ssl_session_cache(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    """ngx_http_ssl_session_cache: off, none, builtin[:size], shared:name:size."""
+    for word in directive.values:
+        if word in ("off", "none", "builtin"):
+            continue
+        if word.startswith("builtin:"):
+            if conf_values.parse_int(word[8:]) is None:
+                raise loader.error(f'invalid session cache "{word}"')
+            continue
+        if word.startswith("shared:"):
+            name, colon, size_text = word[7:].partition(":")
+            size = conf_values.parse_size(size_text) if colon else None
+            if not name or size is None:
+                raise loader.error(f'invalid session cache "{word}"')
+            if size < 8 * 4096:
+                raise loader.error(f'session cache "{word}" is too small')
+            loader.add_shm(name, size, "ssl_session_cache")
+            continue
+        raise loader.error(f'invalid session cache "{word}"')
+    loader.store(scope, directive, directive.values, duplicate_check=False)
+
+
+# -- geo, split_clients ----------------------------------------------------------------------------
+
+
+@handler("geo")
+def geo_block(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    words = directive.values
+    name = words[-1]
+    if not name.startswith("$"):
+        raise loader.error(f'invalid variable name "{name}"')
+    if len(words) == 2:
+        _compile(loader, words[0])
+    _http(loader).user_variables.add(name[1:].lower())
+    ranges = False
+    defaults = 0
+    for entry in _geo_entries(loader, directive):
+        loader.current = entry
+        key, values = entry.name, entry.values
+        if entry.block is not None:
+            raise loader.error('unexpected "{"')
+        if key == "ranges" and not values:
+            ranges = True
+            continue
+        if len(values) != 1:
+            raise loader.error("invalid number of the geo parameters")
+        if key in ("proxy",):
+            if not _cidr(values[0]):
+                raise loader.error(f'invalid parameter "{values[0]}"')
+            continue
+        if key == "delete":
+            continue
+        if key == "default":
+            defaults += 1
+            continue
+        if ranges:
+            low, dash, high = key.partition("-")
+            if not dash or not _cidr(low) or not _cidr(high):
+                raise loader.error(f'invalid range "{key}"')
+            continue
+        if not _cidr(key):
+            raise loader.error(f'invalid network "{key}"')
+    loader.current = directive
+
+
+def _geo_entries(loader: Loader, block: Directive) -> list[Directive]:
+    entries: list[Directive] = []
+    for entry in block.directives():
+        if entry.name == "include" and len(entry.args) == 1:
+            loader.current = entry
+            path = loader.paths.full_name(entry.args[0].value, conf=True)
+            included = loader.read(path, entry)
+            entries.extend(included.directives())
+            if included.error is not None:
+                raise ConfError(included.error.message, included.error.file, included.error.line)
+            continue
+        entries.append(entry)
+    return entries
+
+
+@handler("split_clients")
+def split_clients_block(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    source, name = directive.values
+    if not name.startswith("$"):
+        raise loader.error(f'invalid variable name "{name}"')
+    _compile(loader, source)
+    _http(loader).user_variables.add(name[1:].lower())
+    total = 0
+    for entry in directive.directives():
+        loader.current = entry
+        if entry.block is not None:
+            raise loader.error('unexpected "{"')
+        if len(entry.args) != 1:
+            raise loader.error("invalid number of the split_clients parameters")
+        key = entry.name
+        if key == "*":
+            continue
+        percent = _percent(key)
+        if percent is None:
+            raise loader.error(f'invalid percent value "{key}"')
+        total += percent
+    loader.current = directive
+    if total > 10000:
+        raise ConfError("percent total is greater than 100%", directive.file, loader.close_line(directive))
+
+
+def _percent(text: str) -> int | None:
+    """Percent with up to two decimals, in hundredths ("0.5%" -> 50)."""
+    if not text.endswith("%"):
+        return None
+    whole, dot, fraction = text[:-1].partition(".")
+    if not whole.isdigit() or (dot and (not fraction.isdigit() or len(fraction) > 2)):
+        return None
+    value = int(whole) * 100 + (int(fraction.ljust(2, "0")) if dot else 0)
+    return value or None
+
+
+# -- load_module and the dynamic stream module -------------------------------------------------
+
+
+@handler("hash")
+def upstream_hash(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    words = directive.values
+    _compile(loader, words[0])
+    if len(words) == 2 and words[1] != "consistent":
+        raise loader.error(f'invalid parameter "{words[1]}"')
+    upstream_balancer(loader, directive, scope, spec)
+
+
+@handler("stream:stream")
+def stream_block(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if "stream" in scope.values:
+        raise loader.directive_error("is duplicate")
+    loader.modules_used = True
+    body = Scope(Ctx.STREAM, parent=None, directive=directive)
+    scope.values["stream"] = body
+    loader.walk_block(directive, body)
+
+
+@handler("stream:server")
+def stream_server(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    if scope.ctx is Ctx.STREAM_UPSTREAM:
+        words = directive.values
+        parsed = parse_url(words[0], default_port=0)
+        if parsed.err:
+            raise loader.error(f'{parsed.err} in upstream "{words[0]}"')
+        return
+    body = Scope(Ctx.STREAM_SERVER, parent=scope, directive=directive)
+    loader.walk_block(directive, body)
+    if directive.closed and "listen" not in body.values:
+        raise ConfError(f'no "listen" is defined for server in {directive.file}:{directive.end_line}')
+
+
+@handler("stream:upstream")
+def stream_upstream(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    body = Scope(Ctx.STREAM_UPSTREAM, parent=scope, directive=directive)
+    loader.walk_block(directive, body)
+
+
+@handler("stream:listen")
+def stream_listen(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    words = directive.values
+    parsed = parse_url(words[0], default_port=0, listen=True)
+    if parsed.err:
+        raise loader.error(f'{parsed.err} in "{words[0]}" of the "listen" directive')
+    scope.values.setdefault("listen", []).append(words)
+    scope.set_by["listen"] = directive
+
+
+@handler("mail:mail")
+def mail_block(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    loader.modules_used = True
+    body = Scope(Ctx.MAIL, parent=None, directive=directive)
+    loader.walk_block(directive, body)
+
+
+@handler("mail:server")
+def mail_server(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    body = Scope(Ctx.MAIL_SERVER, parent=scope, directive=directive)
+    loader.walk_block(directive, body)
+
+
 # -- the end of the main context ------------------------------------------------------
 
 
@@ -868,3 +1483,28 @@ def finish_main(loader: Loader) -> None:
     events = loader.main.events
     if events is None:
         raise ConfError('no "events" section in configuration')
+    pid = loader.main.values.get("pid")
+    if isinstance(pid, str):
+        _open_for_append(loader.paths.full_name(pid))
+    for path in loader.paths_to_create:
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise ConfError(
+                f'mkdir() "{path}" failed ({error.errno}: {os.strerror(error.errno or 0)})'
+            ) from None
+    for path in loader.open_files:
+        _open_for_append(path)
+    for name, zone in loader.shm_zones.items():
+        if not zone[0]:
+            raise ConfError(f'zero size shared memory zone "{name}"')
+
+
+def _open_for_append(path: str) -> None:
+    """ngx_open_file as nginx opens logs and the pid file: create if missing, never truncate."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    except OSError as error:
+        raise ConfError(f'open() "{path}" failed ({error.errno}: {os.strerror(error.errno or 0)})') from None

@@ -20,11 +20,24 @@ def to_python(pattern: str) -> str:
     return _NAMED_GROUP.sub(lambda m: f"(?P<{m.group(1) or m.group(2)}>", pattern)
 
 
+# Python's messages for the mistakes people make, in PCRE2's words, and where PCRE2
+# says the error is: None for the end of the pattern, else at Python's offset (+1).
+_PCRE2_TEXT: dict[str, tuple[str, int | None]] = {
+    "missing ), unterminated subpattern": ("missing closing parenthesis", None),
+    "unbalanced parenthesis": ("unmatched closing parenthesis", 0),
+    "unterminated character set": ("missing terminating ] for character class", None),
+    "nothing to repeat": ("quantifier does not follow a repeatable item", 0),
+    "multiple repeat": ("quantifier does not follow a repeatable item", 0),
+    "bad escape (end of pattern)": ("\\ at end of pattern", None),
+}
+
+
 def compile_regex(pattern: str, caseless: bool = False) -> re.Pattern[str]:
     try:
         return re.compile(to_python(pattern), re.IGNORECASE if caseless else 0)
     except re.error as error:
-        offset = error.pos if error.pos is not None else len(pattern)
-        raise RegexError(
-            f'pcre2_compile() failed: {error.msg} in "{pattern}" at "{pattern[offset:]}"'
-        ) from None
+        text, where = _PCRE2_TEXT.get(error.msg, (error.msg, 0))
+        offset = len(pattern) if where is None or error.pos is None else error.pos + where
+        if offset >= len(pattern):
+            raise RegexError(f'pcre2_compile() failed: {text} in "{pattern}"') from None
+        raise RegexError(f'pcre2_compile() failed: {text} in "{pattern}" at "{pattern[offset:]}"') from None

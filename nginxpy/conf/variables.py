@@ -35,7 +35,7 @@ MODULES = frozenset(
     upstream_addr upstream_status upstream_connect_time upstream_header_time upstream_response_time
     upstream_response_length upstream_bytes_received upstream_bytes_sent upstream_cache_status
     upstream_cache_last_modified upstream_cache_etag http2 uid_got uid_set uid_reset secure_link
-    secure_link_expires gzip_ratio invalid_referer
+    secure_link_expires gzip_ratio invalid_referer slice_range
     """.split()
 )
 
