@@ -1508,3 +1508,9 @@ def _open_for_append(path: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
     except OSError as error:
         raise ConfError(f'open() "{path}" failed ({error.errno}: {os.strerror(error.errno or 0)})') from None
+
+
+# Setters added for the HTTP runtime live in their own module.
+from nginxpy.conf import http_setters as _http_setters  # noqa: E402
+
+del _http_setters

@@ -1,0 +1,491 @@
+"""One client connection on trio: read request heads and bodies, write responses.
+
+This layer only moves bytes and keeps time (client_header_timeout, keepalive_timeout,
+client_body_timeout, send_timeout); parsing is :mod:`nginxpy.http.parse`, the request's
+way through the configuration is :mod:`nginxpy.http.core`.
+
+For content handlers (proxy, ...): ``stream`` is the client's trio stream,
+``buffer`` holds bytes already read past the request head (the start of the body, or
+pipelined requests), ``read_body`` yields the decoded body, ``send_header`` /
+``send_body`` / ``finish_body`` write the response, and ``take_over`` hands the raw
+connection (stream and buffered bytes) to a tunnel after a 101.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import trio
+
+from nginxpy.http import core
+from nginxpy.http.config import Listener, ServerConf
+from nginxpy.http.parse import BadRequest, ChunkedDecoder, RequestHead, parse_head, parse_request_line
+from nginxpy.http.request import ConnInfo, Request
+from nginxpy.http.response import header_bytes, headers_filter
+
+if TYPE_CHECKING:
+    from nginxpy.http.server import HttpServer
+
+RECV_SIZE = 65536
+FILE_CHUNK = 262144
+_HEAD_END = re.compile(rb"\n\r?\n")
+
+
+class HeaderTimeout(Exception):
+    pass
+
+
+class ClientClosed(Exception):
+    pass
+
+
+class HttpConnection:
+    def __init__(
+        self, server: HttpServer, stream: trio.abc.Stream, info: ConnInfo, listener: Listener
+    ) -> None:
+        self.server = server
+        self.stream = stream
+        self.info = info
+        self.listener = listener
+        self.addr = listener.addr_conf(info.local_addr)
+        self.buffer = bytearray()
+        self.out = bytearray()
+        self.close_after = False
+        self.detached = False
+        self.body_left = 0  # Content-Length bytes of the current request not read yet
+        self.chunked: ChunkedDecoder | None = None
+        self.body_done = True
+        self.current: Request | None = None
+
+    # -- the connection's life --------------------------------------------------------
+
+    async def serve(self) -> None:
+        try:
+            await self._serve()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError, ClientClosed):
+            pass
+        finally:
+            if not self.detached:
+                await self._close()
+
+    async def _close(self) -> None:
+        with trio.move_on_after(1) as scope:
+            scope.shield = True
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                await self.stream.aclose()
+
+    async def _serve(self) -> None:
+        http = self.server.http
+        default = self.addr.default
+        keepalive_ms = default.client_header_timeout
+        first = True
+        while True:
+            if not self.buffer:
+                with trio.move_on_after(keepalive_ms / 1000):
+                    data = await self.stream.receive_some(RECV_SIZE)
+                    if not data:
+                        return
+                    self.buffer += data
+                if not self.buffer:
+                    return  # timed out waiting: close silently
+            pipelined = not first and bool(self.buffer)
+            first = False
+            self.info.requests += 1
+            r = core.new_request(self.info, http, self.addr)
+            r.pipelined = pipelined
+            self.current = r
+            try:
+                head = await self.read_head(r, default)
+                core.init_request(r, head, self.addr)
+            except BadRequest as error:
+                r.keepalive = False
+                self.log_error("info", error.log, r)
+                await core.finalize(r, self, error.status)
+                await self.finish_request(r)
+                return
+            except HeaderTimeout:
+                self.log_error(
+                    "info",
+                    "client timed out (110: Connection timed out) while reading client request headers",
+                    r,
+                )
+                r.status = 408
+                self.server.access_log(r)
+                return
+            except ClientClosed:
+                if r.request_line or self.buffer:
+                    self.log_error(
+                        "info", "client prematurely closed connection while reading client request headers", r
+                    )
+                    r.status = 400
+                    self.server.access_log(r)
+                return
+            self._start_body(r)
+            try:
+                rc = await core.run_phases(r, self)
+                await core.finalize(r, self, rc)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError):
+                raise
+            except BadRequest as error:
+                r.keepalive = False
+                if not r.header_sent:
+                    await core.finalize(r, self, error.status)
+            except Exception as error:  # never a traceback to the client
+                self.log_error("alert", f"nginxpy: unexpected {type(error).__name__}: {error}", r)
+                r.keepalive = False
+                if not r.header_sent:
+                    r.clear_headers()
+                    await core.send_special(r, self, 500)
+            if self.detached:
+                return
+            await self.finish_request(r)
+            if not r.keepalive or self.close_after:
+                return
+            assert r.loc is not None
+            keepalive_ms = r.loc.keepalive_timeout
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _receive(self, deadline: float) -> None:
+        with trio.move_on_at(deadline):
+            data = await self.stream.receive_some(RECV_SIZE)
+            if not data:
+                raise ClientClosed
+            self.buffer += data
+            return
+        raise HeaderTimeout
+
+    async def read_head(self, r: Request, server: ServerConf) -> RequestHead:
+        """Read until the whole head is in, with nginx's size limits; parse it."""
+        deadline = trio.current_time() + server.client_header_timeout / 1000
+        count, large = server.large_header_buffers
+        small = server.client_header_buffer_size
+        buffer = self.buffer
+        # nginx skips empty lines before the request line
+        while buffer and buffer[0] in (13, 10):
+            del buffer[:1]
+            if not buffer:
+                await self._receive(deadline)
+        while True:
+            line_end = buffer.find(b"\n")
+            if line_end >= 0:
+                break
+            if len(buffer) >= large:
+                r.request_line = buffer[:large].decode("latin-1")
+                raise BadRequest(414, "client sent too long URI")
+            await self._receive(deadline)
+            while buffer and buffer[0] in (13, 10):
+                del buffer[:1]
+        first = buffer[:line_end].decode("latin-1")
+        if first.endswith("\r"):
+            first = first[:-1]
+        r.request_line = first
+        request_line = parse_request_line(first)
+        if line_end + 1 > large and line_end + 1 > small:
+            raise BadRequest(414, "client sent too long URI")
+        if request_line.version == 9:
+            del buffer[: line_end + 1]
+            r.request_length = line_end + 1
+            return request_line
+        start = line_end
+        while True:
+            match = _HEAD_END.search(buffer, start)
+            if match is not None:
+                end, body = match.start(), match.end()
+                break
+            if len(buffer) > small:
+                last_nl = buffer.rfind(b"\n")
+                if len(buffer) - last_nl - 1 >= large:
+                    raise BadRequest(494, "client sent too long header line")
+                if len(buffer) > count * large:
+                    raise BadRequest(494, "client sent too large request")
+            start = max(line_end, len(buffer) - 2)
+            await self._receive(deadline)
+        text = buffer[:end].decode("latin-1")
+        if body > small:
+            for line in text.split("\n")[1:]:
+                if len(line) + 1 > large:
+                    raise BadRequest(494, "client sent too long header line")
+            if body > count * large:
+                raise BadRequest(494, "client sent too large request")
+        del buffer[:body]
+        r.request_length = body
+        return parse_head(
+            text,
+            allow_underscores=server.underscores_in_headers,
+            ignore_invalid=server.ignore_invalid_headers,
+        )
+
+    def _start_body(self, r: Request) -> None:
+        if r.chunked_in:
+            self.chunked = ChunkedDecoder()
+            self.body_left = 0
+            self.body_done = False
+        else:
+            self.chunked = None
+            self.body_left = max(0, r.content_length_in)
+            self.body_done = self.body_left == 0
+
+    async def _expect(self, r: Request) -> None:
+        """ngx_http_test_expect: "100 Continue" before the body is read."""
+        if r.expect_tested:
+            return
+        r.expect_tested = True
+        expect = r.headers_in.get("expect")
+        if expect is None or r.version < 1001 or expect.lower() != "100-continue":
+            return
+        await self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    async def read_body(self, r: Request) -> bytes:
+        """The whole request body, decoded (ngx_http_read_client_request_body)."""
+        pieces = [piece async for piece in self.iter_body(r)]
+        return b"".join(pieces)
+
+    async def upgrade(self, r: Request) -> tuple[trio.abc.Stream, bytes]:
+        """After a 101 was sent: flush it and hand over the raw connection."""
+        await self.flush()
+        r.keepalive = False
+        return self.take_over()
+
+    async def iter_body(self, r: Request) -> AsyncIterator[bytes]:
+        """The request body, decoded, in pieces (client_body_timeout between reads;
+        client_max_body_size enforced for chunked bodies)."""
+        await self._expect(r)
+        assert r.loc is not None
+        timeout = r.loc.client_body_timeout / 1000
+        limit = r.loc.client_max_body_size
+        while not self.body_done:
+            if not self.buffer:
+                with trio.move_on_after(timeout):
+                    data = await self.stream.receive_some(RECV_SIZE)
+                    if not data:
+                        raise ClientClosed
+                    self.buffer += data
+                if not self.buffer:
+                    self.log_error(
+                        "info",
+                        "client timed out (110: Connection timed out) while reading client request body",
+                        r,
+                    )
+                    raise BadRequest(408, "client timed out")
+            if self.chunked is not None:
+                pieces, rest = self.chunked.feed(self.buffer.decode("latin-1"))
+                consumed = len(self.buffer) - len(rest)
+                r.request_length += consumed
+                del self.buffer[:consumed]
+                if limit and self.chunked.size > limit:
+                    self.log_error(
+                        "error",
+                        f"client intended to send too large chunked body: {self.chunked.size} bytes",
+                        r,
+                    )
+                    self.body_done = True
+                    self.close_after = True
+                    raise BadRequest(413, "too large")
+                if self.chunked.done:
+                    self.body_done = True
+                    r.content_length_in = self.chunked.size
+                for text in pieces:
+                    if text:
+                        yield text.encode("latin-1")
+                if not self.chunked.done and not pieces and consumed == 0:
+                    with trio.move_on_after(timeout):
+                        data = await self.stream.receive_some(RECV_SIZE)
+                        if not data:
+                            raise ClientClosed
+                        self.buffer += data
+                        continue
+                    raise BadRequest(408, "client timed out")
+            else:
+                take = min(self.body_left, len(self.buffer))
+                piece = bytes(self.buffer[:take])
+                del self.buffer[:take]
+                self.body_left -= take
+                r.request_length += take
+                if self.body_left == 0:
+                    self.body_done = True
+                if piece:
+                    yield piece
+
+    async def discard_body(self, r: Request) -> None:
+        """ngx_http_discard_request_body: 100-continue now, the body is read and dropped later."""
+        await self._expect(r)
+
+    async def _drain_body(self, r: Request) -> bool:
+        """Read what is left of the body; False if the connection cannot be reused."""
+        if self.body_done:
+            return True
+        try:
+            with trio.move_on_after(5):
+                async for _ in self.iter_body(r):
+                    pass
+                return True
+        except BadRequest:
+            return False
+        return False
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def _send(self, data: bytes) -> None:
+        loc = self.current.loc if self.current is not None else None
+        timeout = (loc.send_timeout if loc is not None else 60000) / 1000
+        with trio.move_on_after(timeout):
+            await self.stream.send_all(data)
+            return
+        if self.current is not None:
+            self.log_error(
+                "info",
+                "client timed out (110: Connection timed out) while sending response to client",
+                self.current,
+            )
+        raise trio.BrokenResourceError("send timed out")
+
+    async def flush(self) -> None:
+        if self.out:
+            data = bytes(self.out)
+            self.out.clear()
+            await self._send(data)
+
+    async def send_header(self, r: Request) -> None:
+        """ngx_http_send_header: the status from error_page, the header filters, the head."""
+        if r.header_sent:
+            return
+        r.header_sent = True
+        if r.err_status:
+            r.status = r.err_status
+        if r.is_head:
+            r.header_only = True
+        headers_filter(r)
+        if r.version == 9:
+            return
+        if r.content_length < 0 and not r.header_only and r.status not in (204, 304) and r.status >= 200:
+            loc = r.loc
+            if r.version >= 1001 and (loc is None or loc.chunked_transfer_encoding):
+                r.chunked = True
+            else:
+                r.keepalive = False
+        data = header_bytes(r)
+        r.header_size = len(data)
+        r.bytes_sent += len(data)
+        self.out += data
+        if len(self.out) > 65536:
+            await self.flush()
+
+    async def send_body(self, r: Request, data: bytes) -> None:
+        if r.header_only or not data:
+            return
+        r.body_bytes_sent += len(data)
+        r.bytes_sent += len(data)
+        if r.chunked:
+            self.out += b"%x\r\n" % len(data)
+            self.out += data
+            self.out += b"\r\n"
+        else:
+            self.out += data
+        if len(self.out) > 65536:
+            await self.flush()
+
+    async def finish_body(self, r: Request) -> None:
+        if r.chunked and not r.header_only:
+            self.out += b"0\r\n\r\n"
+            r.bytes_sent += 5
+        r.completed = True
+
+    async def send_whole(self, r: Request, data: bytes, chunked_if_possible: bool = False) -> None:
+        r.content_length = -1 if chunked_if_possible else len(data)
+        await self.send_header(r)
+        await self.send_body(r, data)
+        await self.finish_body(r)
+
+    async def send_fd(self, r: Request, fd: int, offset: int, length: int) -> None:
+        """A file region, read in chunks (never whole into memory)."""
+        if r.header_only:
+            await self.finish_body(r)
+            return
+        end = offset + length
+        while offset < end:
+            chunk = os.pread(fd, min(FILE_CHUNK, end - offset), offset)
+            if not chunk:
+                self.log_error("alert", "file was truncated", r)
+                self.close_after = True
+                r.keepalive = False
+                break
+            offset += len(chunk)
+            await self.send_body(r, chunk)
+            if len(self.out) >= FILE_CHUNK:
+                await self.flush()
+        await self.finish_body(r)
+
+    def internal_redirect_code(self, r: Request, uri: str, args: str) -> int:
+        r.ctx["redirect"] = (uri, args)
+        return core.REDIRECT
+
+    def take_over(self) -> tuple[trio.abc.Stream, bytes]:
+        """Hand the raw connection to a tunnel (after a 101): the stream and bytes read ahead."""
+        self.detached = True
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return self.stream, data
+
+    async def finish_request(self, r: Request) -> None:
+        """Send what is buffered, drop what is left of the body, log."""
+        if self.detached:
+            return
+        if r.version == 9 or not r.keepalive or self.close_after:
+            await self.flush()
+            self.server.access_log(r)
+            if not self.body_done or self.buffer:
+                await self._linger()
+            return
+        if not self.body_done:
+            await self.flush()
+            if not await self._drain_body(r):
+                r.keepalive = False
+                self.server.access_log(r)
+                return
+        if not self.buffer or len(self.out) > 65536:
+            await self.flush()
+        self.server.access_log(r)
+
+    async def _linger(self) -> None:
+        """ngx_http_set_lingering_close: stop sending, read and drop for a while, then close."""
+        try:
+            sock = getattr(self.stream, "socket", None)
+            if sock is not None:
+                sock.shutdown(1)
+            with trio.move_on_after(5):
+                while True:
+                    data = await self.stream.receive_some(RECV_SIZE)
+                    if not data:
+                        break
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+
+    # -- logs -------------------------------------------------------------------------------
+
+    def log_error(self, level: str, message: str, r: Request | None = None) -> None:
+        self.server.log_error(level, message, self.info, r)
+
+
+def request_summary(r: Request) -> str:
+    parts = [f", client: {r.conn.remote_addr}"]
+    if r.server is not None:
+        parts.append(f", server: {r.server.name}")
+    if r.request_line:
+        parts.append(f', request: "{r.request_line}"')
+    host = r.headers_in.get("host")
+    if host is not None:
+        parts.append(f', host: "{host}"')
+    referer = r.headers_in.get("referer")
+    if referer is not None:
+        parts.append(f', referrer: "{referer}"')
+    return "".join(parts)
+
+
+def now() -> float:
+    return time.time()

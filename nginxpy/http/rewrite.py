@@ -1,0 +1,176 @@
+"""The rewrite module (ngx_http_rewrite_module): return, rewrite, set, if, break.
+
+A scope's statements run in order (``Scope.script``).  An ``if`` whose condition
+holds makes its block the request's configuration (as nginx's ``if`` does) and runs
+its statements in line; the statements after it run too.  The result tells the phase
+runner what to do next.  Pure: no sockets, only the request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from nginxpy.conf.ast import Directive
+from nginxpy.conf.model import IfScope, Scope
+from nginxpy.conf.regex import compile_regex
+from nginxpy.conf.script import ComplexValue, compile_value
+from nginxpy.http.request import Request
+from nginxpy.http.variables import evaluate
+
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+
+
+@dataclass(slots=True)
+class Outcome:
+    action: str  # "done" (all ran), "break", "last" (find the location again), "status"
+    status: int = 0
+
+
+DONE = Outcome("done")
+BREAK = Outcome("break")
+LAST = Outcome("last")
+
+
+@lru_cache(maxsize=4096)
+def _value(text: str) -> ComplexValue:
+    return compile_value(text)
+
+
+@lru_cache(maxsize=1024)
+def _regex(pattern: str, caseless: bool) -> re.Pattern[str]:
+    return compile_regex(pattern, caseless)
+
+
+def run_script(r: Request, scope: Scope) -> Outcome:
+    """Run a scope's rewrite statements (ngx_http_rewrite_handler)."""
+    for item in scope.script:
+        if isinstance(item, IfScope):
+            if not test_condition(r, item.condition):
+                continue
+            if_loc = r.http.ifs.get(id(item))
+            if if_loc is not None:
+                r.loc = if_loc
+            inner = run_script(r, item)
+            if inner.action != "done":
+                return inner
+            continue
+        outcome = run_statement(r, item)
+        if outcome is not None:
+            return outcome
+    return DONE
+
+
+def run_statement(r: Request, directive: Directive) -> Outcome | None:
+    name = directive.name
+    words = directive.values
+    if name == "set":
+        variable = words[0][1:].lower()
+        value = evaluate(_value(words[1]), r)
+        if variable == "args":
+            r.args = value
+        else:
+            r.vars[variable] = value
+        return None
+    if name == "break":
+        return BREAK
+    if name == "return":
+        return rewrite_return(r, words)
+    if name == "rewrite":
+        return rewrite_rewrite(r, words)
+    return None
+
+
+def rewrite_return(r: Request, words: list[str]) -> Outcome:
+    """ngx_http_rewrite_return: the status, and the Location or the body text."""
+    first = words[0]
+    if not first.isdigit():
+        r.location = evaluate(_value(first), r)
+        return Outcome("status", 302)
+    code = int(first)
+    text = words[1] if len(words) > 1 else None
+    if code == 444:
+        return Outcome("status", 444)
+    if code < 400 or text:
+        value = evaluate(_value(text), r) if text is not None else ""
+        if code in REDIRECT_CODES:
+            r.location = value
+            return Outcome("status", code)
+        r.ctx["return_text"] = value
+        return Outcome("status", -code)  # negative: "send this body with this status"
+    return Outcome("status", code)
+
+
+def rewrite_rewrite(r: Request, words: list[str]) -> Outcome | None:
+    """ngx_http_rewrite: the regex tests $uri; the replacement becomes the new URI or a redirect."""
+    regex = _regex(words[0], False)
+    match = regex.search(r.uri)
+    if match is None:
+        return None
+    r.set_captures(match)
+    replacement = words[1]
+    flag = words[2] if len(words) > 2 else ""
+    result = evaluate(_value(replacement), r)
+    redirect = flag in ("redirect", "permanent") or replacement.startswith(("http://", "https://", "$scheme"))
+    if "?" in result:
+        new_uri, _, new_args = result.partition("?")
+        if replacement.endswith("?"):
+            args = new_args[:-1] if new_args.endswith("?") else new_args
+        elif new_args and r.args:
+            args = f"{new_args}&{r.args}"
+        else:
+            args = new_args or r.args
+    else:
+        new_uri, args = result, r.args
+    if redirect:
+        r.location = f"{new_uri}?{args}" if args else new_uri
+        return Outcome("status", 301 if flag == "permanent" else 302)
+    r.uri = new_uri
+    r.args = args
+    r.ctx["uri_changed"] = True
+    if flag == "break":
+        return BREAK
+    if flag == "last":
+        return LAST
+    return None
+
+
+def test_condition(r: Request, words: list[str]) -> bool:
+    """ngx_http_rewrite_if_condition at run time."""
+    first = words[0]
+    if first.startswith("$"):
+        value = evaluate(_value(first), r)
+        if len(words) == 1:
+            return value not in ("", "0")
+        operator, operand = words[1], words[2]
+        if operator == "=":
+            return value == evaluate(_value(operand), r)
+        if operator == "!=":
+            return value != evaluate(_value(operand), r)
+        regex = _regex(operand, operator.endswith("*"))
+        match = regex.search(value)
+        if operator.startswith("!"):
+            return match is None
+        if match is not None:
+            r.set_captures(match)
+        return match is not None
+    negate = first.startswith("!")
+    test = first.lstrip("!")
+    path = evaluate(_value(words[1]), r)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return negate
+    import stat as stat_mod
+
+    if test == "-f":
+        result = stat_mod.S_ISREG(st.st_mode)
+    elif test == "-d":
+        result = stat_mod.S_ISDIR(st.st_mode)
+    elif test == "-e":
+        result = True
+    else:
+        result = not stat_mod.S_ISDIR(st.st_mode) and bool(st.st_mode & 0o111)
+    return result != negate

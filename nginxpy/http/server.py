@@ -1,0 +1,228 @@
+"""The HTTP server: listening sockets, the accept loops, and the logs (trio)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import sys
+import time
+from typing import IO
+
+import trio
+
+from nginxpy.errorlog import ErrorLog, severity
+from nginxpy.http.config import HttpConf, Listener, LogTarget
+from nginxpy.http.connection import HttpConnection, request_summary
+from nginxpy.http.request import ConnInfo, Request
+from nginxpy.http.variables import evaluate, log_line
+
+
+class ListenError(Exception):
+    pass
+
+
+def _sockaddr(listener: Listener) -> tuple[int, object]:
+    address = listener.address
+    if address.startswith("unix:"):
+        return socket.AF_UNIX, address[5:]
+    if address.startswith("["):
+        host = address[1:-1]
+        return socket.AF_INET6, (host if host != "::" else "::", listener.port)
+    if address == "*":
+        return socket.AF_INET, ("0.0.0.0", listener.port)
+    return socket.AF_INET, (address, listener.port)
+
+
+def display_address(listener: Listener) -> str:
+    if listener.address.startswith("unix:"):
+        return listener.address
+    address = "0.0.0.0" if listener.address == "*" else listener.address
+    return f"{address}:{listener.port}"
+
+
+def open_listening_socket(listener: Listener) -> socket.socket:
+    """ngx_open_listening_sockets for one address: SO_REUSEADDR, reuseport, ipv6only, backlog."""
+    family, sockaddr = _sockaddr(listener)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if family != socket.AF_UNIX:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listen = listener.listen
+        if listen.reuseport and hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if listen.ipv6only else 0)
+        if listen.rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, listen.rcvbuf)
+        if listen.sndbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, listen.sndbuf)
+        if listen.so_keepalive:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0 if listen.so_keepalive == "off" else 1)
+        try:
+            sock.bind(sockaddr)  # type: ignore[arg-type]
+        except OSError as error:
+            code = error.errno or 0
+            raise ListenError(
+                f"bind() to {display_address(listener)} failed ({code}: {os.strerror(code)})"
+            ) from None
+        if family == socket.AF_UNIX:
+            os.chmod(str(sockaddr), 0o666)
+        backlog = listen.backlog if listen.backlog is not None else 511
+        sock.listen(backlog if backlog > 0 else socket.SOMAXCONN)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class AccessLogs:
+    """Open access log files (shared by path), written in nginx's line format."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, IO[bytes]] = {}
+        self.failed: set[str] = set()
+
+    def open(self, path: str) -> IO[bytes] | None:
+        handle = self.files.get(path)
+        if handle is None and path not in self.failed:
+            try:
+                handle = open(path, "ab", buffering=0)  # noqa: SIM115
+            except OSError:
+                self.failed.add(path)
+                return None
+            self.files[path] = handle
+        return handle
+
+    def reopen(self) -> None:
+        for handle in self.files.values():
+            handle.close()
+        self.files.clear()
+        self.failed.clear()
+
+
+class HttpServer:
+    def __init__(self, http: HttpConf, error_log: ErrorLog) -> None:
+        self.http = http
+        self.error_log_default = error_log
+        self.error_logs: dict[str, ErrorLog] = {}
+        self.access_logs = AccessLogs()
+        self.connections = 0
+        self.sockets: list[tuple[Listener, socket.socket]] = []
+
+    def open_sockets(self) -> None:
+        for listener in self.http.listeners:
+            self.sockets.append((listener, open_listening_socket(listener)))
+
+    def close_sockets(self) -> None:
+        for listener, sock in self.sockets:
+            sock.close()
+            if listener.address.startswith("unix:"):
+                with contextlib.suppress(OSError):
+                    os.unlink(listener.address[5:])
+        self.sockets.clear()
+
+    async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            for listener, sock in self.sockets:
+                nursery.start_soon(self._accept_loop, listener, trio.socket.from_stdlib_socket(sock), nursery)
+            task_status.started()
+
+    async def _accept_loop(
+        self, listener: Listener, sock: trio.socket.SocketType, nursery: trio.Nursery
+    ) -> None:
+        while True:
+            try:
+                client, peer = await sock.accept()
+            except OSError as error:
+                if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self.log_error("crit", f"accept4() failed ({error.errno}: {os.strerror(error.errno)})")
+                    await trio.sleep(0.5)
+                    continue
+                if error.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EAGAIN):
+                    continue
+                raise
+            self.connections += 1
+            nursery.start_soon(self._handle, listener, client, peer, self.connections)
+
+    async def _handle(
+        self, listener: Listener, client: trio.socket.SocketType, peer: object, number: int
+    ) -> None:
+        family = client.family
+        if family == socket.AF_UNIX:
+            info = ConnInfo(number, listener.address, 0, "unix:", 0, family="unix")
+        else:
+            local = client.getsockname()
+            assert isinstance(peer, tuple)
+            info = ConnInfo(
+                number,
+                local[0],
+                local[1],
+                peer[0],
+                peer[1],
+                family="inet6" if family == socket.AF_INET6 else "inet",
+            )
+            if info.family == "inet6" and info.remote_addr.startswith("::ffff:") and "." in info.remote_addr:
+                pass
+        stream = trio.SocketStream(client)
+        connection = HttpConnection(self, stream, info, listener)
+        await connection.serve()
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def _error_log_for(self, r: Request | None) -> ErrorLog:
+        path, level = self.http.error_log_path, self.http.error_log_level
+        if r is not None and r.loc is not None:
+            path, level = r.loc.error_log_path, r.loc.error_log_level
+        if path == "stderr" and level == "error" and r is None:
+            return self.error_log_default
+        key = f"{path}\0{level}"
+        log = self.error_logs.get(key)
+        if log is None:
+            if path == "stderr" and self.error_log_default.path != "stderr":
+                path = self.error_log_default.path
+            log = self.error_logs[key] = ErrorLog(path, level)
+        return log
+
+    def log_error(
+        self, level: str, message: str, info: ConnInfo | None = None, r: Request | None = None
+    ) -> None:
+        log = self._error_log_for(r)
+        if severity(level) > severity(log.level):
+            return
+        if r is not None:
+            message += request_summary(r)
+        elif info is not None:
+            message += f", client: {info.remote_addr}"
+        try:
+            log.write(level, message, info.number if info is not None else None)
+        except OSError:
+            sys.stderr.write(message + "\n")
+
+    def access_log(self, r: Request) -> None:
+        loc = r.loc
+        if loc is None:
+            return
+        if r.status == 0 and r.err_status == 0:
+            return
+        for target in loc.access_logs:
+            self._write_access(target, r)
+
+    def _write_access(self, target: LogTarget, r: Request) -> None:
+        if target.condition is not None:
+            value = evaluate(target.condition, r)
+            if value in ("", "0"):
+                return
+        path = target.path if target.path_value is None else evaluate(target.path_value, r)
+        handle = self.access_logs.open(path)
+        if handle is None:
+            return
+        line = log_line(target.format, target.escape, r) + "\n"
+        with contextlib.suppress(OSError):
+            handle.write(line.encode("latin-1", "replace"))
+
+
+def now() -> float:
+    return time.time()
