@@ -73,7 +73,10 @@ async def accept_tls(address: TlsAddress, stream: trio.abc.Stream) -> Accepted |
     prefixed = PrefixedStream(stream, first)
     if not is_tls_handshake(first):
         return Accepted(prefixed, None)
-    tls_stream = trio.SSLStream(prefixed, address.context, server_side=True, https_compatible=True)
+    # Not "https_compatible": aclose sends close_notify (nginx's SSL_shutdown), which also keeps
+    # the session in OpenSSL's cache; a client's missing close_notify still reads as a plain EOF
+    # because the contexts set OP_IGNORE_UNEXPECTED_EOF, as nginx does.
+    tls_stream = trio.SSLStream(prefixed, address.context, server_side=True)
     try:
         await tls_stream.do_handshake()
     except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -98,7 +101,6 @@ async def connect_upstream(
         transport,
         tls.context,
         server_hostname=sni_name(name) if tls.server_name else None,
-        https_compatible=True,
     )
     saved = tls.sessions.get(peer) if tls.session_reuse and peer is not None else None
     if saved is not None:

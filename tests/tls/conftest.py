@@ -1,0 +1,7 @@
+"""Fixtures of the TLS tests."""
+
+from __future__ import annotations
+
+from tls_harness import pki
+
+__all__ = ["pki"]
