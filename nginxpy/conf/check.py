@@ -413,10 +413,11 @@ def argument_shape(spec: Spec) -> str:
 
 
 def _runtime_implemented() -> frozenset[str]:
-    """Directives the HTTP runtime acts on (nginxpy.http.IMPLEMENTED)."""
-    from nginxpy.http import IMPLEMENTED
+    """Directives the HTTP runtime acts on (nginxpy.http.IMPLEMENTED, when the runtime has it)."""
+    import nginxpy.http
 
-    return IMPLEMENTED
+    implemented: frozenset[str] = getattr(nginxpy.http, "IMPLEMENTED", frozenset())
+    return implemented
 
 
 def globbed(pattern: str) -> list[str]:
