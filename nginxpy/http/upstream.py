@@ -304,9 +304,10 @@ def client_request(r: Any, body_length: int) -> ClientRequest:
     )
 
 
-def _error_context(r: Any, upstream: str) -> str:
-    """The tail nginx adds to an upstream error line (the runtime adds client/server/host)."""
-    return f'upstream: "{upstream}"'
+def _log(conn: Any, r: Any, level: str, text: str, upstream: str) -> None:
+    """An error line with nginx's context; the runtime adds ``upstream: "..."`` after the request."""
+    r.ctx["upstream_log"] = upstream
+    conn.log_error(level, text, r)
 
 
 def _set_upstream_vars(r: Any, addrs: list[str], statuses: list[str], times: list[str]) -> None:
@@ -368,17 +369,15 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
     while True:
         peer = selection.get()
         if peer is None:
-            conn.log_error(
-                "error",
-                f"no live upstreams while connecting to upstream, {_error_context(r, upstream_prefix + group.peers.name + built.uri)}",
-                r,
-            )
+            _log(conn, r, "error", "no live upstreams while connecting to upstream",
+                 upstream_prefix + group.peers.name + built.uri)  # fmt: skip
             addrs.append(group.peers.name)
             statuses.append("502")
             times.append("0.000")
             _set_upstream_vars(r, addrs, statuses, times)
             return 502
         upstream_name = upstream_prefix + peer.name + built.uri
+        r.ctx["upstream_log"] = upstream_name
         attempt_start = time.monotonic()
         addrs.append(peer.name)
         stream: trio.SocketStream | None = None
@@ -419,7 +418,7 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         if failure is not None:
             statuses.append(str(failure.status))
             times.append(elapsed)
-            conn.log_error("error", f"{failure.text}, {_error_context(r, upstream_name)}", r)
+            _log(conn, r, "error", failure.text, upstream_name)
             selection.free(failed=True)
             tries -= 1
             if _may_retry(conf, failure.kind, built.method, tries, started):
@@ -567,16 +566,20 @@ async def _upgrade(r: Any, conn: Any, conf: ProxyConf, rest: bytes, stream: trio
     client_stream, pipelined = await conn.upgrade(r)
     loc = getattr(r, "loc", None)
     send_timeout = (getattr(loc, "send_timeout", 60000) or 60000) / 1000.0
-    result = await run_tunnel(
-        client_stream,
-        stream,
-        buffer_size=conf.buffer_size,
-        read_timeout=conf.read_timeout,
-        send_timeout_upstream=conf.send_timeout,
-        send_timeout_client=send_timeout,
-        to_client=rest,
-        to_upstream=pipelined,
-    )
+    try:
+        result = await run_tunnel(
+            client_stream,
+            stream,
+            buffer_size=conf.buffer_size,
+            read_timeout=conf.read_timeout,
+            send_timeout_upstream=conf.send_timeout,
+            send_timeout_client=send_timeout,
+            to_client=rest,
+            to_upstream=pipelined,
+        )
+    finally:
+        # nginx closes both connections when the tunnel ends
+        await trio.aclose_forcefully(client_stream)
     r.body_bytes_sent += result.to_client
     r.bytes_sent += result.to_client
     if result.reason == "upstream_timeout":
