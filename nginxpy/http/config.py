@@ -10,6 +10,7 @@ listening address with its server-name tables.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Awaitable, Callable
@@ -258,6 +259,8 @@ class Builder:
     def server(self, scope: ServerScope, index: int) -> ServerConf:
         loc = self.loc(scope)
         name = scope.names[0].name if scope.names else ""
+        if name.startswith("."):  # ".example.org" is named "example.org"
+            name = name[1:]
         server = ServerConf(scope=scope, name=name, loc=loc, index=index)
         loc.server = server
         for if_loc in self.ifs.values():
@@ -513,8 +516,6 @@ def _access_rules(entries: list[tuple[str, str]]) -> list[AccessRule]:
 def build(main: MainScope, prefix: str) -> HttpConf | None:
     if main.http is None:
         return None
-    try:  # the proxy module registers its content handler when imported
+    with contextlib.suppress(ImportError):  # the proxy module registers its handler when imported
         import nginxpy.http.upstream  # noqa: F401
-    except ImportError:
-        pass
     return Builder(main, prefix).build()
