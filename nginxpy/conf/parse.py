@@ -41,114 +41,201 @@ def _unescape(text: str) -> str:
     return _ESCAPE.sub(lambda m: _ESCAPED.get(m.group(1), m.group(0)), text)
 
 
-def _line_after(token: Token) -> int:
-    """The line nginx is on once it has read all of token."""
-    assert token.end_line is not None
-    return token.end_line
+class _Words:
+    """Splits one statement token into its words and comments, with the grammar's own patterns."""
+
+    def __init__(self, parser: lark.Lark) -> None:
+        def pattern(name: str) -> str:
+            return parser.get_terminal(name).pattern.to_regexp()
+
+        self.piece = re.compile(
+            "|".join(
+                [
+                    r"(?P<ws>[ \t\r\n]+)",
+                    f"(?P<c>{pattern('COMMENT')})",
+                    f"(?P<bad>{pattern('BAD_QUOTE')})",
+                    f"(?P<q>{pattern('DQ_STRING')}|{pattern('SQ_STRING')})",
+                    f"(?P<w>{pattern('WORD')})",
+                    r"(?P<end>[;{}])",
+                ]
+            )
+        )
+        self.word = re.compile(pattern("WORD"))
+        self.quoted = re.compile(f"{pattern('DQ_STRING')}|{pattern('SQ_STRING')}")
+
+
+# A statement of plain words: printable ASCII without quotes, "#", or backslashes, separated
+# by nginx's whitespace; str.split() splits it exactly as nginx would.
+_PLAIN = re.compile(r"[ \t\r\n]*[!$-&(-\[\]-~][ \t\r\n!$-&(-\[\]-~]*[;{]")
 
 
 class _Builder(lark.Transformer[Token, list[Node]]):
     """Turns grammar rules into AST nodes while the LALR parser reduces them."""
 
-    def __init__(self, path: str) -> None:
-        super().__init__()
+    def __init__(self, path: str, comments: list[Comment_]) -> None:
+        super().__init__(visit_tokens=False)
         self.path = path
+        self.comments = comments
+        self.words: _Words | None = None
 
-    def _arg(self, token: Token) -> Arg:
-        kind = token.type
+    def _directive_from(self, token: Token, block: list[Node] | None) -> Directive:
+        """A directive from a SIMPLE or BLOCK_START token: words, lines, comments inside."""
         text = str(token)
-        if kind in ("WORD", "LUA_BLOCK_NAME"):
-            return Arg(_unescape(text))
-        if kind == "BAD_QUOTE":
-            return Arg(_unescape(text[1:-2]), text[0], bad_follow=text[-1], bad_line=token.end_line or 0)
-        return Arg(_unescape(text[1:-1]), text[0])
+        if _PLAIN.fullmatch(text):
+            # The common case: bare words only, split on nginx's whitespace.
+            words = text[:-1].split()
+            lead = len(text) - len(text.lstrip(" \t\r\n"))
+            start = token.start_pos or 0
+            return Directive(
+                name=words[0],
+                args=[Arg(word) for word in words[1:]],
+                file=self.path,
+                line=(token.line or 1) + text.count("\n", 0, lead),
+                end_line=token.end_line or 1,
+                block=block,
+                pos=start + lead,
+                end_pos=token.end_pos or 0,
+            )
+        return self._directive_slow(token, block)
 
-    def _directive(self, words: list[Token], end: Token, block: list[Node] | None) -> Directive:
-        first = words[0]
-        name = self._arg(first)
+    def _directive_slow(self, token: Token, block: list[Node] | None) -> Directive:
+        """Quotes, escapes, comments or unusual characters: split with the grammar's word patterns."""
+        assert self.words is not None
+        text = str(token)
+        line = token.line or 1
+        start = token.start_pos or 0
+        args: list[Arg] = []
+        first_line = 0
+        first_pos = 0
+        for match in self.words.piece.finditer(text):
+            kind = match.lastgroup
+            piece = match.group()
+            if kind == "ws":
+                line += piece.count("\n")
+                continue
+            if kind == "end":
+                break
+            if kind == "c":
+                self.comments.append((start + match.start(), line, piece))
+                continue
+            if not args:
+                first_line, first_pos = line, start + match.start()
+            if kind == "w":
+                args.append(Arg(_unescape(piece) if "\\" in piece else piece))
+            elif kind == "q":
+                args.append(Arg(_unescape(piece[1:-1]), piece[0]))
+                line += piece.count("\n")
+            else:
+                line += piece.count("\n")
+                args.append(Arg(_unescape(piece[1:-2]), piece[0], bad_follow=piece[-1], bad_line=line))
+        name = args[0]
         return Directive(
             name=name.value,
-            args=[self._arg(word) for word in words[1:]],
+            args=args[1:],
             file=self.path,
-            line=first.line or 0,
-            end_line=_line_after(end) if block is None else (end.line or 0),
+            line=first_line,
+            end_line=token.end_line or line,
             block=block,
             name_quote=name.quote,
-            pos=first.start_pos or 0,
-            end_pos=end.end_pos or 0,
+            pos=first_pos,
+            end_pos=token.end_pos or 0,
         )
 
-    def start(self, children: list[Directive]) -> list[Node]:
-        return list(children)
-
-    def simple(self, children: list[Token]) -> Directive:
-        return self._directive(children[:-1], children[-1], None)
+    def start(self, children: list[Token | Directive]) -> list[Node]:
+        return [
+            child if isinstance(child, Directive) else self._directive_from(child, None) for child in children
+        ]
 
     def block(self, children: list[Token | Directive]) -> Directive:
-        brace = next(
-            i for i, child in enumerate(children) if isinstance(child, Token) and child.type == "LBRACE"
-        )
-        words = [child for child in children[:brace] if isinstance(child, Token)]
-        body: list[Node] = [child for child in children[brace + 1 : -1] if isinstance(child, Directive)]
-        node = self._directive(words, children[brace], body)  # type: ignore[arg-type]
+        body: list[Node] = [
+            child if isinstance(child, Directive) else self._directive_from(child, None)
+            for child in children[1:-1]
+        ]
+        opening = children[0]
         closing = children[-1]
-        assert isinstance(closing, Token)
+        assert isinstance(opening, Token) and isinstance(closing, Token)
+        self._comments_in(closing)
+        node = self._directive_from(opening, body)
         node.end_pos = closing.end_pos or 0
         return node
 
     def raw_block(self, children: list[Token]) -> Directive:
-        body = children[-1]
-        node = self._directive(children[:-1], body, None)
-        node.raw_block = str(body)[1:-1]
-        node.end_line = body.line or 0
-        return node
+        name_token, body = children
+        self._comments_in(name_token)
+        name = str(name_token).lstrip(" \t\r\n")
+        while name.startswith("#"):
+            name = name.split("\n", 1)[1].lstrip(" \t\r\n")
+        raw = str(body).lstrip(" \t\r\n")
+        offset = len(str(name_token)) - len(name)
+        return Directive(
+            name=name,
+            args=[],
+            file=self.path,
+            line=(name_token.end_line or 1),
+            end_line=body.line or 0,
+            raw_block=raw[1:-1],
+            pos=(name_token.start_pos or 0) + offset,
+            end_pos=body.end_pos or 0,
+        )
+
+    def _comments_in(self, token: Token) -> None:
+        """Comments inside the leading gap of a "}" or a Lua block name."""
+        text = str(token)
+        if "#" not in text:
+            return
+        line = token.line or 1
+        start = token.start_pos or 0
+        for match in re.finditer(r"#[^\n]*|\n", text):
+            if match.group() == "\n":
+                line += 1
+            else:
+                self.comments.append((start + match.start(), line, match.group()))
 
 
-class _Comments:
-    """Collects the comment tokens the lexer skips (a Lark lexer callback)."""
-
-    def __init__(self) -> None:
-        self.found: list[Token] = []
-
-    def __call__(self, token: Token) -> Token:
-        self.found.append(token)
-        return token
+# A comment as found: (offset in the file, line, text with its "#").
+Comment_ = tuple[int, int, str]
 
 
 class _Parser:
     """One Lark LALR parser, re-pointed at each file it parses (not thread-safe: one per thread)."""
 
     def __init__(self) -> None:
-        self.builder = _Builder("")
-        self.comments = _Comments()
+        self.comments: list[Comment_] = []
+        self.builder = _Builder("", self.comments)
         self.lark = lark.Lark(
             _grammar_text(),
             parser="lalr",
             lexer="contextual",
             transformer=self.builder,
-            lexer_callbacks={"COMMENT": self.comments},
+            lexer_callbacks={"COMMENT": self._comment},
+            start=["start", "words"],
             cache=True,
         )
+        self.builder.words = self.words = _Words(self.lark)
+
+    def _comment(self, token: Token) -> Token:
+        self.comments.append((token.start_pos or 0, token.line or 0, str(token)))
+        return token
 
     def parse(self, text: str, path: str) -> ConfFile:
         self.builder.path = path
-        self.comments.found = []
+        self.comments.clear()
         conf = ConfFile(path=path, text=text)
         try:
-            conf.statements = self.lark.parse(text)  # type: ignore[assignment]
-        except lark.exceptions.UnexpectedInput as error:
-            conf.error = _nginx_error(self, text, path, error)
-            conf.statements = self._partial_tree(text, path)
-        _attach_comments(conf.statements, self.comments.found, path)
+            conf.statements = self.lark.parse(text, start="start")  # type: ignore[assignment]
+        except lark.exceptions.UnexpectedInput:
+            prefix_end, depth = _last_complete_statement(self, text)
+            conf.error = _diagnose(self, text, path, prefix_end, depth)
+            conf.statements = self._partial_tree(text, prefix_end, depth)
+        _attach_comments(conf.statements, self.comments, path)
         return conf
 
-    def _partial_tree(self, text: str, path: str) -> list[Node]:
+    def _partial_tree(self, text: str, prefix_end: int, depth: int) -> list[Node]:
         """The statements nginx has read before the error: the text up to the last complete
         statement, with the blocks still open closed and marked as not closed."""
-        prefix_end, depth = _last_complete_statement(self, text)
-        self.comments.found = []
+        self.comments.clear()
         closing = "\n}" * depth
-        statements: list[Node] = self.lark.parse(text[:prefix_end] + closing)  # type: ignore[assignment]
+        statements: list[Node] = self.lark.parse(text[:prefix_end] + closing, start="start")  # type: ignore[assignment]
         if depth:
             _mark_unclosed(statements, prefix_end)
         return statements
@@ -156,7 +243,7 @@ class _Parser:
 
 def _tokens_before_error(parser: _Parser, text: str) -> list[Token]:
     tokens: list[Token] = []
-    interactive = parser.lark.parse_interactive(text)
+    interactive = parser.lark.parse_interactive(text, start="start")
     try:
         for token in interactive.iter_parse():
             tokens.append(token)
@@ -169,15 +256,17 @@ def _tokens_before_error(parser: _Parser, text: str) -> list[Token]:
     return tokens
 
 
+_DEPTH = {"BLOCK_START": 1, "RBRACE": -1}
+
+
 def _last_complete_statement(parser: _Parser, text: str) -> tuple[int, int]:
-    """Offset just past the last ";", "{" or "}" accepted before the error, and the open depth there."""
-    tokens = _tokens_before_error(parser, text)
-    end, depth, depth_at_end = 0, 0, 0
-    for token in tokens:
-        if token.type in ("SEMI", "LBRACE", "RBRACE", "RAW_BLOCK"):
-            depth += {"LBRACE": 1, "RBRACE": -1}.get(token.type, 0)
-            end, depth_at_end = token.end_pos or 0, depth
-    return end, depth_at_end
+    """Offset just past the last statement accepted before the error, and the open depth there."""
+    end, depth = 0, 0
+    for token in _tokens_before_error(parser, text):
+        depth += _DEPTH.get(token.type, 0)
+        if token.type != "LUA_BLOCK_NAME":
+            end = token.end_pos or 0
+    return end, depth
 
 
 def _mark_unclosed(statements: list[Node], prefix_end: int) -> None:
@@ -187,63 +276,91 @@ def _mark_unclosed(statements: list[Node], prefix_end: int) -> None:
             _mark_unclosed(node.block, prefix_end)
 
 
-def _nginx_error(
-    parser: _Parser, text: str, path: str, error: lark.exceptions.UnexpectedInput
-) -> ConfSyntaxError:
-    """Say what nginx's tokenizer says at this point of the file."""
+def _diagnose(parser: _Parser, text: str, path: str, start: int, depth: int) -> ConfSyntaxError:
+    """Say what nginx's tokenizer (ngx_conf_read_token) says about the text after the last
+    complete statement: it reads words until something it cannot take."""
+    line = 1 + text.count("\n", 0, start)
+    words = 0
+    i, n = start, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+            i += 1
+        elif ch in " \t\r":
+            i += 1
+        elif ch == "#":
+            newline = text.find("\n", i)
+            i = n if newline < 0 else newline
+        elif ch in ";{" or (ch == "}" and (words or depth == 0)):
+            return ConfSyntaxError(f'unexpected "{ch}"', path, line)
+        elif ch == "}":
+            depth -= 1  # a block closed; the error is further on
+            i += 1
+        elif ch in "\"'":
+            match = parser.words.quoted.match(text, i)
+            if match is None:
+                if n - i - 1 >= NGX_CONF_BUFFER - 1:
+                    return ConfSyntaxError(
+                        f'too long parameter, probably missing terminating "{ch}" character', path, line
+                    )
+                break
+            line += match.group().count("\n")
+            i = match.end()
+            words += 1
+            if i < n and text[i] not in " \t\r\n;{)":
+                return ConfSyntaxError(f'unexpected "{text[i]}"', path, line)
+        else:
+            match = parser.words.word.match(text, i)
+            if match is None:  # a lone backslash at the end of the file
+                words += 1
+                break
+            line += match.group().count("\n")
+            i = match.end()
+            words += 1
+            if i < n and text[i] in ";{":
+                words = 0 if text[i] == ";" else words  # complete after all: keep reading
+                if text[i] == "{":
+                    depth += 1
+                    words = 0
+                i += 1
     eof_line = text.count("\n") + 1
-    tokens = _tokens_before_error(parser, text)
-    depth = sum({"LBRACE": 1, "RBRACE": -1}.get(token.type, 0) for token in tokens)
-    pending = bool(tokens) and tokens[-1].type not in ("SEMI", "LBRACE", "RBRACE", "RAW_BLOCK")
-    if isinstance(error, lark.exceptions.UnexpectedToken) and error.token.type != "$END":
-        token = error.token
-        char = str(token)[:1]
-        return ConfSyntaxError(f'unexpected "{char}"', path, token.line or eof_line)
-    if isinstance(error, lark.exceptions.UnexpectedCharacters):
-        # Only an unterminated quote (or a broken raw block) stops the lexer.
-        start = error.pos_in_stream or 0
-        quote = text[start]
-        if quote in "\"'" and len(text) - start - 1 >= NGX_CONF_BUFFER - 1:
-            line = text.count("\n", 0, start) + 1
-            return ConfSyntaxError(
-                f'too long parameter, probably missing terminating "{quote}" character', path, line
-            )
-        pending = True
-    if pending:
+    if words or i < n:
         return ConfSyntaxError('unexpected end of file, expecting ";" or "}"', path, eof_line)
     if depth > 0:
         return ConfSyntaxError('unexpected end of file, expecting "}"', path, eof_line)
-    return ConfSyntaxError("unexpected end of file", path, eof_line)
+    return ConfSyntaxError('unexpected end of file, expecting ";" or "}"', path, eof_line)
 
 
-def _attach_comments(statements: list[Node], comments: list[Token], path: str) -> None:
+def _attach_comments(statements: list[Node], comments: list[Comment_], path: str) -> None:
     """Put each comment into the innermost block that holds it, in file order."""
     if not comments:
         return
-    queue = sorted(comments, key=lambda token: token.start_pos or 0)
+    queue = sorted(comments)
     _place(statements, queue, 0, path, None)
 
 
-def _place(statements: list[Node], queue: list[Token], index: int, path: str, limit: int | None) -> int:
+def _place(statements: list[Node], queue: list[Comment_], index: int, path: str, limit: int | None) -> int:
     placed: list[Node] = []
     for node in statements:
         assert isinstance(node, Directive)
-        while index < len(queue) and (queue[index].start_pos or 0) < node.pos:
+        while index < len(queue) and queue[index][0] < node.pos:
             placed.append(_comment(queue[index], path))
             index += 1
         placed.append(node)
         if node.block is not None:
             index = _place(node.block, queue, index, path, node.end_pos)
-    while index < len(queue) and (limit is None or (queue[index].start_pos or 0) < limit):
+    while index < len(queue) and (limit is None or queue[index][0] < limit):
         placed.append(_comment(queue[index], path))
         index += 1
     statements[:] = placed
     return index
 
 
-def _comment(token: Token, path: str) -> Comment:
+def _comment(found: Comment_, path: str) -> Comment:
+    _, line, text = found
     # the CR of a CRLF line end is not part of the comment
-    return Comment(str(token)[1:].rstrip("\r"), path, token.line or 0)
+    return Comment(text[1:].rstrip("\r"), path, line)
 
 
 _local: dict[int, _Parser] = {}
