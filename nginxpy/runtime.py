@@ -33,6 +33,7 @@ def _error_log(main: object, options: cli.Options, prefix: str) -> ErrorLog:
 
 def run(options: cli.Options) -> int:
     from nginxpy.conf.check import load
+    from nginxpy.conf.model import ConfError
     from nginxpy.http.config import build
     from nginxpy.http.server import HttpServer, ListenError
 
@@ -50,7 +51,13 @@ def run(options: cli.Options) -> int:
     if http is None:
         cli.report(startup_log, "emerg", "no http block: nothing to serve")
         return 1
-    server = HttpServer(http, log)
+    try:
+        server = HttpServer(http, log)  # builds the TLS contexts: certificates are read here
+    except ConfError as error:
+        cli.report(startup_log, "emerg", cli._text(error.message))
+        return 1
+    for message in server.tls.messages:  # nginxpy's TLS warnings (protocols OpenSSL cannot offer, ...)
+        cli.report(startup_log, message.level, cli._text(message))
     try:
         server.open_sockets()
     except ListenError as error:

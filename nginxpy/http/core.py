@@ -139,6 +139,10 @@ def init_request(r: Request, head: RequestHead, addr: AddrConf) -> None:
         raise BadRequest(405, "client sent CONNECT method")
     if r.method == "TRACE":
         raise BadRequest(405, "client sent TRACE method")
+    if r.conn.tls_runtime is not None:  # ngx_http_process_request on a TLS address: 421/495/496/497
+        from nginxpy.tls.glue import process_request
+
+        process_request(r)
 
 
 def update_location_config(r: Request, loc: LocConf) -> None:

@@ -24,6 +24,8 @@ class ConnInfo:
     remote_port: int
     family: str = "inet"  # inet, inet6, unix
     ssl: bool = False
+    tls: Any = None  # nginxpy.tls.TlsConnection after a handshake
+    tls_runtime: Any = None  # nginxpy.tls.glue.TlsRuntime on a TLS address (plain HTTP there: 497)
     requests: int = 0  # $connection_requests
     start: float = field(default_factory=time.time)
 

@@ -17,6 +17,7 @@ from nginxpy.http.config import HttpConf, Listener, LogTarget
 from nginxpy.http.connection import HttpConnection, request_summary
 from nginxpy.http.request import ConnInfo, Request
 from nginxpy.http.variables import evaluate, log_line
+from nginxpy.tls.glue import TlsRuntime
 
 
 class ListenError(Exception):
@@ -111,6 +112,7 @@ class HttpServer:
         self.access_logs = AccessLogs()
         self.connections = 0
         self.sockets: list[tuple[Listener, socket.socket]] = []
+        self.tls = TlsRuntime(http)
 
     def open_sockets(self) -> None:
         for listener in self.http.listeners:
@@ -166,7 +168,9 @@ class HttpServer:
             )
             if info.family == "inet6" and info.remote_addr.startswith("::ffff:") and "." in info.remote_addr:
                 pass
-        stream = trio.SocketStream(client)
+        stream = await self.tls.accept(listener.addr_conf(info.local_addr), trio.SocketStream(client), info)
+        if stream is None:
+            return
         connection = HttpConnection(self, stream, info, listener)
         await connection.serve()
 

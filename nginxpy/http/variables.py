@@ -326,6 +326,10 @@ def get(r: Request, name: str) -> str | None:
         return _sent_header(r, name[10:].replace("_", "-"))
     if name.isdigit():
         return r.capture(int(name))
+    if name.startswith("ssl_"):
+        from nginxpy.tls.variables import tls_variable
+
+        return tls_variable(r.conn.tls, name)
     return None
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from nginxpy import versions
 from nginxpy.conf.ast import Directive
-from nginxpy.conf.model import ConfError, MainScope, Message, Scope, ServerScope
+from nginxpy.conf.model import ConfError, HttpScope, MainScope, Message, Scope, ServerScope
 from nginxpy.tls import _openssl
 
 # ssl_protocols words, oldest first, and what Python calls them.
@@ -424,7 +424,9 @@ def protocols_message(tls: ServerTls, context: ssl.SSLContext) -> Message | None
         why += f", security level {level}"
     left = [name for name in asked if name not in missing]
     outcome = f"only {' '.join(left)} will be negotiated" if left else "every handshake will fail"
-    text = f'"ssl_protocols": {" ".join(missing)} cannot be offered by {ssl.OPENSSL_VERSION} ({why}); {outcome}'
+    text = (
+        f'"ssl_protocols": {" ".join(missing)} cannot be offered by {ssl.OPENSSL_VERSION} ({why}); {outcome}'
+    )
     return Message("warn", text, directive.file, directive.end_line)
 
 
@@ -450,7 +452,7 @@ class TlsConfig:
         return found
 
 
-def build_tls(main: MainScope, conf_prefix: str, probe: bool = True) -> TlsConfig:
+def build_tls(main: MainScope | HttpScope, conf_prefix: str, probe: bool = True) -> TlsConfig:
     """Build the SSLContext of every server that has certificates, as nginx does at start-up.
 
     Raises ConfError (nginx's [emerg]) for a file or setting OpenSSL rejects; collects
@@ -458,7 +460,7 @@ def build_tls(main: MainScope, conf_prefix: str, probe: bool = True) -> TlsConfi
     acted upon) in ``messages``, each once.
     """
     config = TlsConfig(conf_prefix)
-    http = main.http
+    http = main if isinstance(main, HttpScope) else main.http
     if http is None:
         return config
     seen: set[tuple[str | None, int | None, str]] = set()
