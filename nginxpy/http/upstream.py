@@ -166,13 +166,16 @@ def groups_for(http_scope: Any) -> dict[str, Group]:
             group.hash_key = compile_value(scope.balancer_args[0])
         keepalive = scope.values.get("keepalive")
         if keepalive:
-            pool = Pool(int(keepalive[-1][0]))
+            size = keepalive if isinstance(keepalive, int) else keepalive[-1]
+            while isinstance(size, (list, tuple)):
+                size = size[0]
+            pool = Pool(int(size))
             timeout = scope.values.get("keepalive_timeout")
             if timeout is not None:
-                pool.timeout = (timeout[0] if isinstance(timeout, tuple) else int(timeout)) / 1000.0
+                pool.timeout = (timeout[0] if isinstance(timeout, (tuple, list)) else int(timeout)) / 1000.0
             requests = scope.values.get("keepalive_requests")
             if requests is not None:
-                pool.requests = int(requests)
+                pool.requests = int(requests[0] if isinstance(requests, (tuple, list)) else requests)
             group.pool = pool
         groups[name] = group
     _REGISTRY[key] = groups
