@@ -12,9 +12,13 @@ import os
 import ssl
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nginxpy import versions
 from nginxpy.errorlog import ErrorLog, severity
+
+if TYPE_CHECKING:
+    from nginxpy.conf.check import Result
 
 PROGRAM = "nginxpy"
 
@@ -170,16 +174,25 @@ def test_config(options: Options) -> int:
 
     prefix, conf_file = resolve_paths(options)
     log = make_error_log(options, prefix)
-    result = load(conf_file, prefix=prefix, global_directives=options.conf_params)
+    try:
+        return _test_config(
+            options, log, conf_file, load(conf_file, prefix=prefix, global_directives=options.conf_params)
+        )
+    finally:
+        log.reopen()  # closes a log file
+
+
+def _test_config(options: Options, log: ErrorLog, conf_file: str, result: Result) -> int:
+    # -q silences only the two success lines; warnings still reach the log, as in nginx.
     for message in result.messages:
-        if not options.quiet or severity(message.level) < severity("warn"):
-            report(log, message.level, _text(message))
+        report(log, message.level, _text(message))
+    if result.syntax_ok and not options.quiet:
+        log_stderr(f"the configuration file {conf_file} syntax is ok")
     if result.error is not None:
         report(log, "emerg", _text(result.error.message))
         log_stderr(f"configuration file {conf_file} test failed")
         return 1
     if not options.quiet:
-        log_stderr(f"the configuration file {conf_file} syntax is ok")
         log_stderr(f"configuration file {conf_file} test is successful")
         ignored = sorted(result.main.ignored)
         if ignored and not options.dump_config:

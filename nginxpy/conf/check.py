@@ -350,6 +350,7 @@ SLOT_SETTERS: dict[str, Handler] = {
 class Result:
     main: MainScope
     error: ConfError | None = None
+    syntax_ok: bool = False  # the files were read: nginx -t prints "syntax is ok" at this point
 
     @property
     def messages(self) -> list[Message]:
@@ -370,10 +371,14 @@ def load(conf_file: str, prefix: str | None = None, global_directives: str | Non
             load_params(loader, global_directives)
         conf = loader.read(conf_file)
         loader.walk_file(conf, loader.main)
-        handlers.finish_main(loader)
     except ConfError as error:
         return Result(loader.main, error)
-    return Result(loader.main)
+    # nginx says "syntax is ok" here, before its modules' init_conf and ngx_init_cycle's checks.
+    try:
+        handlers.finish_main(loader)
+    except ConfError as error:
+        return Result(loader.main, error, syntax_ok=True)
+    return Result(loader.main, syntax_ok=True)
 
 
 def load_params(loader: Loader, text: str) -> None:
