@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import ssl
+import subprocess
 import textwrap
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,3 +171,134 @@ def served_name(sslobj: ssl.SSLObject) -> str:
     cert = x509.load_der_x509_certificate(der)
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return str(names.get_values_for_type(x509.DNSName)[0])
+
+
+# -- servers on loopback: real nginx (the oracle) and nginxpy, same configuration ----------
+
+NGINX = "/usr/sbin/nginx"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Running:
+    """One server process in its own prefix, stopped by PID."""
+
+    name: str
+    prefix: Path
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def error_log(self) -> str:
+        path = self.prefix / "error.log"
+        return path.read_text() if path.exists() else ""
+
+
+def start_server(name: str, prefix: Path, conf: str, ports: list[int]) -> Running:
+    """Start nginx ("nginx") or nginxpy ("nginxpy") on conf; wait (with a deadline) for every port."""
+    import socket
+    import sys
+
+    prefix.mkdir(parents=True, exist_ok=True)
+    (prefix / "logs").mkdir(exist_ok=True)
+    (prefix / "nginx.conf").write_text(conf)
+    program = [NGINX] if name == "nginx" else [sys.executable, "-m", "nginxpy"]
+    command = [
+        *program,
+        "-p",
+        f"{prefix}/",
+        "-c",
+        str(prefix / "nginx.conf"),
+        "-e",
+        str(prefix / "error.log"),
+        "-g",
+        f"daemon off; master_process off; pid {prefix}/nginx.pid;",
+    ]
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=root)
+    running = Running(name, prefix, proc)
+    deadline = time.monotonic() + 15
+    for port in ports:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}: {running.error_log()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    running.stop()
+                    raise TimeoutError(f"{name}: port {port} not ready") from None
+                time.sleep(0.02)
+    return running
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    protocol: str | None = None  # the negotiated TLS version
+    cert_name: str | None = None  # the first DNS name of the server's certificate
+
+
+def request(
+    port: int,
+    path: str = "/",
+    host: str = "localhost",
+    tls: ssl.SSLContext | None = None,
+    sni: str | None = None,
+) -> Reply:
+    """One HTTP/1.0 request on loopback, plain or over TLS; reads to EOF."""
+    import socket
+
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock: socket.socket = raw
+    protocol = cert_name = None
+    try:
+        if tls is not None:
+            sock = tls.wrap_socket(raw, server_hostname=sni)
+            protocol = sock.version()  # type: ignore[attr-defined]
+            der = sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+            if der:
+                from cryptography import x509
+
+                cert = x509.load_der_x509_certificate(der)
+                ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                cert_name = str(ext.get_values_for_type(x509.DNSName)[0])
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        data = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except (ssl.SSLEOFError, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        sock.close()
+        raw.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    headers.pop("date", None)  # the only header allowed to differ between two servers
+    return Reply(int(lines[0].split()[1]), headers, body, protocol, cert_name)
