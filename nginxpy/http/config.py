@@ -347,7 +347,7 @@ class Builder:
         for entry in get("add_header") or []:
             name, value = entry[0], entry[1]
             loc.add_headers.append((name, compile_value(value), len(entry) > 2 and entry[2] == "always"))
-        loc.expires = _expires(get("expires"))
+        loc.expires = _expires(_words(scope, "expires"))
         loc.etag = get("etag", True)
         loc.if_modified_since = get("if_modified_since", "exact")
         loc.server_tokens = get("server_tokens", "on")
@@ -475,10 +475,20 @@ class Builder:
                 addr.exact.setdefault(text, server)
 
 
-def _expires(entries: Any) -> Expires:
-    if not entries:
+def _words(scope: Scope, name: str) -> list[str] | None:
+    """The words of the directive in force (set here or inherited)."""
+    current: Scope | None = scope
+    while current is not None:
+        directive = current.set_by.get(name)
+        if directive is not None:
+            return directive.values
+        current = current.parent
+    return None
+
+
+def _expires(words: list[str] | None) -> Expires:
+    if not words:
         return Expires("off")
-    words = list(entries[-1])
     kind = "access"
     if words[0] == "modified":
         kind = "modified"

@@ -360,7 +360,8 @@ class HttpConnection:
             r.status = r.err_status
         if r.is_head:
             r.header_only = True
-        headers_filter(r)
+        if not r.ctx.pop("filtered", False):
+            headers_filter(r)
         if r.version == 9:
             return
         if r.content_length < 0 and not r.header_only and r.status not in (204, 304) and r.status >= 200:
@@ -402,7 +403,7 @@ class HttpConnection:
         await self.send_body(r, data)
         await self.finish_body(r)
 
-    async def send_fd(self, r: Request, fd: int, offset: int, length: int) -> None:
+    async def send_fd(self, r: Request, fd: int, offset: int, length: int, finish: bool = True) -> None:
         """A file region, read in chunks (never whole into memory)."""
         if r.header_only:
             await self.finish_body(r)
@@ -419,7 +420,8 @@ class HttpConnection:
             await self.send_body(r, chunk)
             if len(self.out) >= FILE_CHUNK:
                 await self.flush()
-        await self.finish_body(r)
+        if finish:
+            await self.finish_body(r)
 
     def internal_redirect_code(self, r: Request, uri: str, args: str) -> int:
         r.ctx["redirect"] = (uri, args)
@@ -478,6 +480,9 @@ def request_summary(r: Request) -> str:
         parts.append(f", server: {r.server.name}")
     if r.request_line:
         parts.append(f', request: "{r.request_line}"')
+    upstream = r.ctx.get("upstream_log")  # set by the proxy module while it talks to a peer
+    if upstream:
+        parts.append(f', upstream: "{upstream}"')
     host = r.headers_in.get("host")
     if host is not None:
         parts.append(f', host: "{host}"')

@@ -309,7 +309,8 @@ async def run_phases(r: Request, conn: HttpConnection, phase: str = "server_rewr
 
 
 def try_files(r: Request, conn: HttpConnection) -> int:
-    """ngx_http_core_try_files_phase."""
+    """ngx_http_core_try_files_phase: the first name that exists (a file, or a directory for
+    a name ending in "/") becomes the URI; else the last one is a code, @name or a URI."""
     loc = r.loc
     assert loc is not None
     if loc.try_files is None:
@@ -317,28 +318,30 @@ def try_files(r: Request, conn: HttpConnection) -> int:
     values = loc.try_files
     for value in values[:-1]:
         name = evaluate(value, r)
-        path, is_dir = try_files_path(r, name)
-        if test_file(path, is_dir):
-            if is_dir:
-                name = name  # a directory: the URI keeps its slash
-            uri, _, args = name.partition("?")
-            if not loc.alias or loc.regex is not None:
-                r.uri = uri
-            else:
-                r.uri = uri if uri.startswith(loc.name) else loc.name + uri.lstrip("/")
-            if _:
-                r.args = args
-            r.exten = exten_of(r.uri)
-            return 0
+        test_dir = value.source.endswith("/")
+        if test_dir:
+            name = name[:-1]
+        path, _ = try_files_path(r, name)
+        if not test_file(path, test_dir):
+            continue
+        if not loc.alias:
+            r.uri = name
+        elif loc.regex is not None:
+            if not test_dir:
+                r.uri = name
+        else:
+            prefix = loc.name
+            r.uri = prefix + (name[len(prefix) :] if name.startswith(prefix) else name)
+        r.exten = exten_of(r.uri)
+        return 0
     last = evaluate(values[-1], r)
-    if last.startswith("="):
-        code = int(last[1:]) if last[1:].isdigit() else 500
-        return code
+    if values[-1].source.startswith("=") and last[1:].isdigit():
+        return int(last[1:])
     if last.startswith("@"):
         r.ctx["named"] = last
         return NAMED
-    uri, _, args = last.partition("?")
-    r.ctx["redirect"] = (uri, args if _ else r.args)
+    uri, question, args = last.partition("?")
+    r.ctx["redirect"] = (uri, args if question else "")
     return REDIRECT
 
 

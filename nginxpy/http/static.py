@@ -166,38 +166,69 @@ def not_modified(r: Request, mtime: int, tag: str | None) -> int:
 
 
 def parse_range(header: str, size: int, max_ranges: int | None) -> list[tuple[int, int]] | int | None:
-    """The byte ranges ((start, end) inclusive), 416, or None to ignore the header."""
-    text = header
-    if not text.startswith("bytes="):
-        return None
+    """ngx_http_range_parse: the ranges ((start, end) end exclusive), 416, or None ("declined":
+    send the whole file).  ``header`` is the whole Range value (starting "bytes=")."""
+    text = header[6:] + "\0"
+    p = 0
     ranges: list[tuple[int, int]] = []
-    for part in text[6:].split(","):
-        part = part.strip(" ")
-        start_text, dash, end_text = part.partition("-")
-        start_text, end_text = start_text.strip(" "), end_text.strip(" ")
-        if not dash:
-            return None
-        if start_text == "":
-            if not end_text.isdigit():
-                return None
-            suffix = int(end_text)
-            if suffix == 0:
-                continue
-            start, end = max(0, size - suffix), size - 1
-        else:
-            if not start_text.isdigit() or (end_text and not end_text.isdigit()):
-                return None
-            start = int(start_text)
-            end = int(end_text) if end_text else size - 1
-            if end_text and start > end:
+    total = 0
+    left = max_ranges
+    while True:
+        start = end = 0
+        suffix = False
+        while text[p] == " ":
+            p += 1
+        if text[p] != "-":
+            if not text[p].isdigit():
                 return 416
-            if start >= size:
-                continue
-            end = min(end, size - 1)
-        ranges.append((start, end))
+            while text[p].isdigit():
+                start = start * 10 + int(text[p])
+                p += 1
+            while text[p] == " ":
+                p += 1
+            if text[p] != "-":
+                return 416
+            p += 1
+            while text[p] == " ":
+                p += 1
+            if text[p] in ",\0":
+                end = size
+                open_ended = True
+            else:
+                open_ended = False
+        else:
+            suffix = True
+            p += 1
+            open_ended = False
+        if not open_ended:
+            if not text[p].isdigit():
+                return 416
+            while text[p].isdigit():
+                end = end * 10 + int(text[p])
+                p += 1
+            while text[p] == " ":
+                p += 1
+            if text[p] not in ",\0":
+                return 416
+            if suffix:
+                start = size - end if end < size else 0
+                end = size - 1
+            end = size if end >= size else end + 1
+        if start < end:
+            ranges.append((start, end))
+            total += end - start
+            if left is not None:
+                if left == 0:
+                    return None
+                left -= 1
+        elif start == 0:
+            return None
+        if text[p] != ",":
+            break
+        p += 1
     if not ranges:
         return 416
-    if max_ranges is not None and len(ranges) > max_ranges:
+    if total > size:
         return None
     return ranges
 
@@ -281,7 +312,7 @@ def autoindex_json(entries: list[tuple[str, bool, int, int]]) -> str:
         if not is_dir:
             item += f', "size":{size}'
         items.append(item + " }")
-    return "[\n" + ",\n".join(items) + "\n]\n"
+    return "[\r\n" + ",\r\n".join(items) + "\r\n]"
 
 
 # -- the handlers -----------------------------------------------------------------------
@@ -347,8 +378,11 @@ async def static_handler(r: Request, conn: HttpConnection) -> int:
 
 
 async def send_file(r: Request, conn: HttpConnection, fd: int, size: int, tag: str | None) -> int:
-    """Headers filters for a file body (not modified, range), then the body in chunks."""
-    code = not_modified(r, r.last_modified, tag)
+    """The header filters in nginx's order (not modified, headers, range), then the body in chunks."""
+    from nginxpy.http.response import headers_filter
+
+    plain = r.err_status in (0, 200)  # an error_page target keeps the error's status: no 304, no ranges
+    code = not_modified(r, r.last_modified, tag) if plain else 0
     if code == 304:
         r.status = 304
         r.content_type = ""
@@ -361,32 +395,39 @@ async def send_file(r: Request, conn: HttpConnection, fd: int, size: int, tag: s
         return 412
     loc = r.loc
     assert loc is not None
+    if not plain:
+        await conn.send_header(r)
+        await conn.send_fd(r, fd, 0, size)
+        return 0
+    headers_filter(r)
+    r.ctx["filtered"] = True
     ranges = None
     range_header = r.headers_in.get("range")
-    if range_header is not None and (loc.max_ranges is None or loc.max_ranges > 0):
-        if_range = r.headers_in.get("if-range")
-        applies = True
-        if if_range is not None:
-            if if_range.startswith('"') or if_range.startswith("W/"):
-                applies = tag is not None and if_range == tag
-            else:
-                applies = parse_http_time(if_range) == r.last_modified
-        if applies:
-            ranges = parse_range(range_header, size, loc.max_ranges)
-    if ranges == 416:
-        r.status = 416
-        r.headers_out = (
-            [h for h in r.headers_out if h[0] != "ETag"] + [["ETag", tag]] if tag else r.headers_out
-        )
-        r.ctx["content_range"] = f"bytes */{size}"
-        return 416
+    if loc.max_ranges != 0 and r.version >= 1000:
+        if range_header is not None and len(range_header) >= 7 and range_header[:6].lower() == "bytes=":
+            if_range = r.headers_in.get("if-range")
+            applies = True
+            if if_range is not None:
+                if len(if_range) >= 2 and if_range.endswith('"'):
+                    applies = tag is not None and if_range == tag
+                else:
+                    applies = parse_http_time(if_range) == r.last_modified
+            if applies:
+                ranges = parse_range(range_header, size, loc.max_ranges)
+        if ranges == 416:
+            r.add_header("Content-Range", f"bytes */{size}")
+            r.content_length = -1
+            r.ctx.pop("filtered", None)
+            return 416
+        if ranges is None:
+            r.add_header("Accept-Ranges", "bytes")
     if isinstance(ranges, list) and len(ranges) == 1:
         start, end = ranges[0]
         r.status = 206
-        r.content_length = end - start + 1
-        r.add_header("Content-Range", f"bytes {start}-{end}/{size}")
+        r.content_length = end - start
+        r.add_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
         await conn.send_header(r)
-        await conn.send_fd(r, fd, start, end - start + 1)
+        await conn.send_fd(r, fd, start, end - start)
         return 0
     if isinstance(ranges, list):
         boundary = f"{int(time.time() * 1000) % 10**20:020d}"
@@ -394,9 +435,9 @@ async def send_file(r: Request, conn: HttpConnection, fd: int, size: int, tag: s
         pieces: list[tuple[str, int, int]] = []
         total = 0
         for start, end in ranges:
-            head = f"\r\n--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {start}-{end}/{size}\r\n\r\n"
+            head = f"\r\n--{boundary}\r\nContent-Type: {ctype}\r\nContent-Range: bytes {start}-{end - 1}/{size}\r\n\r\n"
             pieces.append((head, start, end))
-            total += len(head) + end - start + 1
+            total += len(head) + end - start
         closing = f"\r\n--{boundary}--\r\n"
         total += len(closing)
         r.status = 206
@@ -406,11 +447,10 @@ async def send_file(r: Request, conn: HttpConnection, fd: int, size: int, tag: s
         await conn.send_header(r)
         for head, start, end in pieces:
             await conn.send_body(r, head.encode("latin-1"))
-            await conn.send_fd(r, fd, start, end - start + 1)
+            await conn.send_fd(r, fd, start, end - start, finish=False)
         await conn.send_body(r, closing.encode("latin-1"))
+        await conn.finish_body(r)
         return 0
-    if loc.max_ranges != 0:
-        r.add_header("Accept-Ranges", "bytes")
     await conn.send_header(r)
     await conn.send_fd(r, fd, 0, size)
     return 0
@@ -514,18 +554,17 @@ async def directory_forbidden(r: Request, conn: HttpConnection) -> int:
     return 403
 
 
-def try_files_path(r: Request, value: str) -> tuple[str, bool]:
-    """The path tried for one try_files word (and whether it names a directory)."""
-    is_dir = value.endswith("/")
-    mapped = map_uri_to_path(r, value)
-    assert mapped is not None
-    path = mapped[0]
+def try_files_path(r: Request, name: str) -> tuple[str, int]:
+    """The file tried for one try_files name: the root (or alias) plus the name."""
     loc = r.loc
     assert loc is not None
-    if loc.alias and loc.regex is None and not value.startswith(loc.name):
-        root = document_root(r) or ""
-        path = root + value
-    return path, is_dir
+    root = document_root(r) or ""
+    if loc.alias and loc.regex is None and name.startswith(loc.name):
+        name = name[len(loc.name) :]
+        return root + name, len(root)
+    if loc.alias and loc.regex is not None:
+        return root + name, len(root)
+    return root + name, len(root)
 
 
 def test_file(path: str, is_dir: bool) -> bool:
