@@ -104,6 +104,8 @@ class HttpConnection:
                 core.init_request(r, head, self.addr)
             except BadRequest as error:
                 r.keepalive = False
+                if error.http09:
+                    r.version = 9
                 self.log_error("info", error.log, r)
                 await core.finalize(r, self, error.status)
                 await self.finish_request(r)
@@ -313,8 +315,26 @@ class HttpConnection:
                     yield piece
 
     async def discard_body(self, r: Request) -> None:
-        """ngx_http_discard_request_body: 100-continue now, the body is read and dropped later."""
+        """ngx_http_discard_request_body: 100-continue now; what is already read of the body is
+        dropped now (a bad chunk is a 400 here), the rest after the response."""
         await self._expect(r)
+        if self.body_done or r.ctx.get("discarding"):
+            return
+        r.ctx["discarding"] = True
+        if self.chunked is not None:
+            pieces, rest = self.chunked.feed(self.buffer.decode("latin-1"))
+            consumed = len(self.buffer) - len(rest)
+            r.request_length += consumed
+            del self.buffer[:consumed]
+            if self.chunked.done:
+                self.body_done = True
+                r.content_length_in = 0
+        else:
+            take = min(self.body_left, len(self.buffer))
+            del self.buffer[:take]
+            self.body_left -= take
+            r.request_length += take
+            self.body_done = self.body_left == 0
 
     async def _drain_body(self, r: Request) -> bool:
         """Read what is left of the body; False if the connection cannot be reused."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
+from nginxpy.conf.script import ComplexValue
 from nginxpy.http import locations as loc_rc
 from nginxpy.http.config import AddrConf, ErrorPage, HttpConf, LocConf
 from nginxpy.http.locations import find_location
@@ -165,7 +166,8 @@ def find_config(r: Request, conn: HttpConnection) -> int:
         update_location_config(r, loc)
         return 404
     update_location_config(r, loc)
-    if r.content_length_in > r.loc.client_max_body_size if r.loc else False:
+    limit = r.loc.client_max_body_size
+    if limit and r.content_length_in > limit:
         conn.log_error("error", f"client intended to send too large body: {r.content_length_in} bytes", r)
         r.expect_tested = True
         return 413
@@ -371,7 +373,7 @@ async def finalize(r: Request, conn: HttpConnection, rc: int) -> None:
             conn.close_after = True
             return
         if rc < 0:
-            await send_text(r, conn, -rc, r.ctx.pop("return_text", ""))
+            await send_text(r, conn, -rc, r.ctx.pop("return_text", None))
             return
         if rc >= 300 or rc in (201, 204):
             rc = await special_response(r, conn, rc)
@@ -385,10 +387,11 @@ async def finalize(r: Request, conn: HttpConnection, rc: int) -> None:
         return
 
 
-async def send_text(r: Request, conn: HttpConnection, status: int, text: str) -> None:
+async def send_text(r: Request, conn: HttpConnection, status: int, value: ComplexValue | None) -> None:
     """ngx_http_send_response for ``return CODE TEXT``."""
     await conn.discard_body(r)
     r.status = status
+    text = evaluate(value, r) if value is not None else ""
     data = text.encode("latin-1", "replace")
     r.content_length = len(data)
     r.content_type, r.charset = content_type(r, r.exten)

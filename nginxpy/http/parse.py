@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 class BadRequest(Exception):
     """The request cannot be parsed; ``status`` is what nginx answers (400, 414, 494, 505, 501)."""
 
-    def __init__(self, status: int, log: str) -> None:
+    def __init__(self, status: int, log: str, http09: bool = False) -> None:
         super().__init__(log)
         self.status = status
         self.log = log
+        self.http09 = http09  # the answer is HTTP/0.9: a body without a head
 
 
 @dataclass(slots=True)
@@ -90,7 +91,7 @@ def parse_request_line(line: str) -> RequestHead:
     if rest is None or rest == "":
         version, protocol = 9, ""
         if method != "GET":
-            raise BadRequest(400, "client sent invalid method in HTTP/0.9 request")
+            raise BadRequest(400, "client sent invalid method in HTTP/0.9 request", http09=True)
     else:
         version_match = _VERSION.fullmatch(rest)
         if version_match is None:

@@ -94,11 +94,11 @@ def rewrite_return(r: Request, words: list[str]) -> Outcome:
     if code == 444:
         return Outcome("status", 444)
     if code < 400 or text:
-        value = evaluate(_value(text), r) if text is not None else ""
         if code in REDIRECT_CODES:
-            r.location = value
+            r.location = evaluate(_value(text), r) if text is not None else ""
             return Outcome("status", code)
-        r.ctx["return_text"] = value
+        # evaluated when sent, after the body is discarded (ngx_http_send_response)
+        r.ctx["return_text"] = _value(text) if text is not None else None
         return Outcome("status", -code)  # negative: "send this body with this status"
     return Outcome("status", code)
 
