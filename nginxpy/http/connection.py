@@ -322,7 +322,7 @@ class HttpConnection:
             return
         r.ctx["discarding"] = True
         if self.chunked is not None:
-            pieces, rest = self.chunked.feed(self.buffer.decode("latin-1"))
+            _, rest = self.chunked.feed(self.buffer.decode("latin-1"))
             consumed = len(self.buffer) - len(rest)
             r.request_length += consumed
             del self.buffer[:consumed]

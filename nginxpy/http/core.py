@@ -166,7 +166,7 @@ def find_config(r: Request, conn: HttpConnection) -> int:
         update_location_config(r, loc)
         return 404
     update_location_config(r, loc)
-    limit = r.loc.client_max_body_size
+    limit = loc.client_max_body_size
     if limit and r.content_length_in > limit:
         conn.log_error("error", f"client intended to send too large body: {r.content_length_in} bytes", r)
         r.expect_tested = True

@@ -33,9 +33,12 @@ def find_map_value(conf: MapConf, key: str) -> tuple[ComplexValue | None, object
             if name.startswith("*."):
                 if lowered.endswith(name[1:]) and len(name) > best_len:
                     best, best_len = entry.value, len(name)
-            elif name.startswith("."):
-                if (lowered.endswith(name) or lowered == name[1:]) and len(name) > best_len:
-                    best, best_len = entry.value, len(name)
+            elif (
+                name.startswith(".")
+                and (lowered.endswith(name) or lowered == name[1:])
+                and len(name) > best_len
+            ):
+                best, best_len = entry.value, len(name)
         if best is not None:
             return best, None
         for entry in conf.wildcards:
