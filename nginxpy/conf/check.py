@@ -88,6 +88,9 @@ class Loader:
     main: MainScope = field(default_factory=lambda: MainScope(Ctx.MAIN))
     loaded_modules: set[str] = field(default_factory=set)
     include_depth: int = 0
+    # Every directive handled, in order (includes expanded): the http block's end checks
+    # look at the ones it holds.
+    handled: list[Directive] = field(default_factory=list)
     # Directive being handled, for messages about it.
     current: Directive | None = None
     # The text of every file read, to find the line of a block's closing brace.
@@ -182,36 +185,35 @@ class Loader:
     # -- one directive (ngx_conf_handler) ---------------------------------------------
 
     def handle(self, directive: Directive, scope: Scope) -> None:
-        for arg in [*directive.args]:
+        for arg in directive.args:
             if arg.bad_follow is not None:
                 raise ConfError(f'unexpected "{arg.bad_follow}"', directive.file, arg.bad_line)
         self.current = directive
+        self.handled.append(directive)
         name = directive.name
-        specs = [
-            spec
-            for spec in self.registry.lookup(name)
-            if not spec.dynamic or spec.module in self.loaded_modules
-        ]
-        if not specs:
+        entries = _entries(self.registry, name)
+        if self.loaded_modules:
+            entries = [e for e in entries if not e.spec.dynamic or e.spec.module in self.loaded_modules]
+        else:
+            entries = [e for e in entries if not e.spec.dynamic]
+        if not entries:
             raise self.error(f'unknown directive "{name}"')
-        spec = next((spec for spec in specs if spec.contexts & scope.ctx), None)
-        if spec is None:
+        ctx = scope.ctx
+        for entry in entries:
+            if int.__and__(entry.contexts, ctx):
+                break
+        else:
             raise self.error(f'"{name}" directive is not allowed here')
         is_block = directive.block is not None or directive.raw_block is not None
-        if not spec.is_block and is_block:
+        if not entry.is_block and is_block:
             raise self.error(f'directive "{name}" is not terminated by ";"')
-        if spec.is_block and not is_block:
+        if entry.is_block and not is_block:
             raise self.error(f'directive "{name}" has no opening "{{"')
-        if not argument_count_ok(spec.args, len(directive.args)):
+        if not entry.accepts(len(directive.args)):
             raise self.error(f'invalid number of arguments in "{name}" directive')
-        family = spec.module.split("_")[1]  # http, stream, mail, core, event
-        handler = HANDLERS.get(f"{family}:{name}")
-        if handler is None and family not in ("stream", "mail"):
-            handler = HANDLERS.get(name)
-        setter = handler or SLOT_SETTERS.get(spec.kind) or set_custom_default
-        setter(self, directive, scope, spec)
+        entry.setter(self, directive, scope, entry.spec)
         self.current = directive
-        if not spec.implemented and name not in self.main.ignored and name not in _runtime_implemented():
+        if entry.ignored and name not in self.main.ignored:
             self.main.ignored[name] = directive
 
     def store(self, scope: Scope, directive: Directive, value: object, duplicate_check: bool = True) -> None:
@@ -415,6 +417,64 @@ def argument_shape(spec: Spec) -> str:
     if takes:
         names.append(f"TAKE{takes}")
     return "|".join(names)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A spec prepared for the hot path of handle(): plain ints instead of enum flags."""
+
+    spec: Spec
+    contexts: int
+    is_block: bool
+    counts: int  # bit n: n arguments accepted (n < MAX_ARGS)
+    at_least: int  # 1MORE / 2MORE: the minimum; -1 when the counts decide; 0 for ANY
+    setter: Handler
+    ignored: bool  # recognised, but the runtime does not act on it
+
+    def accepts(self, nargs: int) -> bool:
+        if self.at_least >= 0:
+            return nargs >= self.at_least
+        return bool(self.counts >> nargs & 1) if nargs < 8 else False
+
+
+_ENTRIES: dict[str, list[_Entry]] = {}
+
+
+def _entries(registry: Registry, name: str) -> list[_Entry]:
+    cached = _ENTRIES.get(name) if registry is REGISTRY else None
+    if cached is not None:
+        return cached
+    implemented = _runtime_implemented()
+    entries = []
+    for spec in registry.lookup(name):
+        family = spec.module.split("_")[1]  # http, stream, mail, core, event
+        handler = HANDLERS.get(f"{family}:{name}")
+        if handler is None and family not in ("stream", "mail"):
+            handler = HANDLERS.get(name)
+        at_least = -1
+        if spec.args & Args.ANY:
+            at_least = 0
+        elif spec.args & Args.FLAG:
+            at_least = -1
+        elif spec.args & Args.ONEMORE:
+            at_least = 1
+        elif spec.args & Args.TWOMORE:
+            at_least = 2
+        counts = sum(1 << n for n in range(8) if argument_count_ok(spec.args, n))
+        entries.append(
+            _Entry(
+                spec=spec,
+                contexts=int(spec.contexts),
+                is_block=spec.is_block,
+                counts=counts,
+                at_least=at_least,
+                setter=handler or SLOT_SETTERS.get(spec.kind) or set_custom_default,
+                ignored=not spec.implemented and name not in implemented,
+            )
+        )
+    if registry is REGISTRY:
+        _ENTRIES[name] = entries
+    return entries
 
 
 def _runtime_implemented() -> frozenset[str]:

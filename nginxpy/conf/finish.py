@@ -9,20 +9,20 @@ from nginxpy.conf import variables as known_variables
 from nginxpy.conf.ast import Directive
 from nginxpy.conf.check import Loader
 from nginxpy.conf.model import ConfError, HttpScope, LocationScope, Scope, ServerScope
-from nginxpy.conf.script import compile_value
+from nginxpy.conf.script import ScriptError, compile_value
 from nginxpy.conf.url import resolve
 
 
-def finish_http(loader: Loader, http: HttpScope) -> None:
+def finish_http(loader: Loader, http: HttpScope, handled: list[Directive]) -> None:
     """ngx_http_block after the body: init and merge per module, locations, variables, servers."""
     assert http.directive is not None
     close_line = loader.close_line(http.directive)
     resolve_upstream_hosts(loader, http)
     merge_ssl(loader, http)
-    check_cache_zones(loader, http, close_line)
+    check_cache_zones(loader, http, close_line, handled)
     check_locations(http)
     check_ssl_listen(http)
-    check_variables(loader, http)
+    check_variables(loader, http, handled)
     check_servers(loader, http)
 
 
@@ -39,10 +39,9 @@ def resolve_upstream_hosts(loader: Loader, http: HttpScope) -> None:
             )
 
 
-def check_cache_zones(loader: Loader, http: HttpScope, close_line: int) -> None:
+def check_cache_zones(loader: Loader, http: HttpScope, close_line: int, handled: list[Directive]) -> None:
     """The *_cache directives name a zone some *_cache_path defines (checked at merge)."""
-    assert http.directive is not None
-    for directive in _walk_directives(http.directive.directives()):
+    for directive in handled:
         if directive.name not in CACHE_DIRECTIVES or not directive.args:
             continue
         name = directive.args[0].value
@@ -216,17 +215,11 @@ def _referenced(directive: Directive) -> list[str]:
     names: list[str] = []
     skip_first = directive.name in ("rewrite", "map", "set")
     for index, arg in enumerate(directive.args):
-        if skip_first and index == 0:
-            continue
-        if directive.name == "if" and (
-            "~" in directive.values[1:2][0:1][0] if len(directive.args) > 1 else False
-        ):
-            pass
-        if "$" not in arg.value:
+        if "$" not in arg.value or (skip_first and index == 0):
             continue
         try:
             value = compile_value(arg.value.strip("()") if directive.name == "if" else arg.value)
-        except Exception:
+        except ScriptError:
             continue
         names.extend(value.variables)
     return names
@@ -286,20 +279,13 @@ COMPILED = {
 }
 
 
-def _walk_directives(directives: list[Directive]) -> list[Directive]:
-    found: list[Directive] = []
-    for directive in directives:
-        found.append(directive)
-        if directive.block is not None and directive.name not in ("map", "types", "geo", "split_clients"):
-            found.extend(_walk_directives(directive.directives()))
-    return found
+def check_variables(loader: Loader, http: HttpScope, handled: list[Directive]) -> None:
+    """ngx_http_variables_init_vars: every variable used must be defined somewhere.
 
-
-def check_variables(loader: Loader, http: HttpScope) -> None:
-    """ngx_http_variables_init_vars: every variable used must be defined somewhere."""
+    `handled` is every directive read inside http { }, includes expanded (the bodies of
+    map, types, geo and split_clients are not directives and are not in it)."""
     known = http.user_variables | _captures(http)
-    assert http.directive is not None
-    for directive in _walk_directives(http.directive.directives()):
+    for directive in handled:
         if directive.name not in COMPILED:
             continue
         for name in _referenced(directive):

@@ -158,11 +158,12 @@ def http_block(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
         raise loader.error('"http" directive is duplicate')
     loader.modules_used = True
     http = main.http = HttpScope(Ctx.HTTP, parent=None, directive=directive)
+    first = len(loader.handled)
     loader.walk_block(directive, http)
     if directive.closed:
         from nginxpy.conf.finish import finish_http
 
-        finish_http(loader, http)
+        finish_http(loader, http, loader.handled[first:])
 
 
 @handler("server")

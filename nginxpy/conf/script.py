@@ -45,7 +45,20 @@ def _is_name_char(ch: str) -> bool:
     return ch.isascii() and (ch.isalnum() or ch == "_")
 
 
+_COMPILED: dict[str, ComplexValue] = {}
+
+
 def compile_value(source: str) -> ComplexValue:
+    """Compile once: configurations repeat the same values, and a ComplexValue is immutable."""
+    value = _COMPILED.get(source)
+    if value is None:
+        value = _compile(source) if "$" in source else ComplexValue(source, (source,) if source else ())
+        if len(_COMPILED) < 100_000:
+            _COMPILED[source] = value
+    return value
+
+
+def _compile(source: str) -> ComplexValue:
     parts: list[Part] = []
     text: list[str] = []
     i, n = 0, len(source)
