@@ -596,7 +596,7 @@ class HeadParser:
         self.limit = limit
         self.rest = b""
 
-    def feed(self, data: bytes) -> ResponseHead | None:
+    def feed(self, data: bytes | bytearray) -> ResponseHead | None:
         self.buffer += data
         buffer = self.buffer
         if not _status_prefix_ok(bytes(buffer[:64])):

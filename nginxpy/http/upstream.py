@@ -28,6 +28,7 @@ import errno
 import ipaddress
 import os
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ from nginxpy.http.proxy import (
     response_headers,
 )
 from nginxpy.http.tunnel import run_tunnel
+from nginxpy.tls.glue import wrap_upstream
+from nginxpy.tls.upstream import UpstreamTlsError
 
 NON_IDEMPOTENT = frozenset({"POST", "LOCK", "PATCH"})
 
@@ -63,10 +66,10 @@ class Pool:
     size: int
     timeout: float = 60.0
     requests: int = 1000
-    idle: dict[str, list[tuple[trio.SocketStream, float, int]]] = field(default_factory=dict)
+    idle: dict[str, list[tuple[trio.abc.Stream, float, int]]] = field(default_factory=dict)
 
-    def take(self, peer: Peer) -> tuple[trio.SocketStream, int] | None:
-        entries = self.idle.get(peer.name)
+    def take(self, key: str) -> tuple[trio.abc.Stream, int] | None:
+        entries = self.idle.get(key)
         now = time.monotonic()
         while entries:
             stream, since, used = entries.pop()
@@ -75,10 +78,10 @@ class Pool:
             _close_now(stream)
         return None
 
-    def give(self, peer: Peer, stream: trio.SocketStream, used: int) -> bool:
+    def give(self, key: str, stream: trio.abc.Stream, used: int) -> bool:
         if used >= self.requests:
             return False
-        entries = self.idle.setdefault(peer.name, [])
+        entries = self.idle.setdefault(key, [])
         total = sum(len(v) for v in self.idle.values())
         if total >= self.size:
             # drop the oldest idle connection of any peer, as nginx's cache does
@@ -92,9 +95,18 @@ class Pool:
         return True
 
 
-def _close_now(stream: trio.SocketStream) -> None:
-    with contextlib.suppress(OSError):
-        stream.socket.close()
+def _close_now(stream: trio.abc.Stream) -> None:
+    """Close at once, without a TLS close_notify (nginx closes idle cached connections so)."""
+    transport: Any = stream
+    while not isinstance(transport, trio.SocketStream):
+        inner = getattr(transport, "transport_stream", None)
+        if inner is None:
+            break
+        transport = inner
+    sock = getattr(transport, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 @dataclass(slots=True, eq=False)
@@ -215,33 +227,99 @@ class UpstreamFailure(Exception):
         self.kind = kind  # error, timeout, invalid_header, http_5xx
 
 
-async def connect(peer: Peer, timeout: float) -> trio.SocketStream:
+async def connect(peer: Peer, timeout: float, tls: UpstreamTlsSetup | None = None) -> trio.abc.Stream:
+    """ngx_http_upstream_connect, then (https://) the TLS handshake, both within
+    ``proxy_connect_timeout`` as nginx's one connect timer."""
     address = peer.address
-    try:
-        with trio.fail_after(timeout):
+    handshaking = False
+    with trio.move_on_after(timeout):
+        try:
             if isinstance(address, str) and address.startswith("unix:"):
-                return await trio.open_unix_socket(address[5:])
-            host, port = address
-            sock = trio.socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                await sock.connect((host, port))
-            except BaseException:
-                sock.close()
-                raise
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return trio.SocketStream(sock)
-    except trio.TooSlowError:
-        raise UpstreamFailure(
-            "upstream timed out (110: Connection timed out) while connecting to upstream", 504, "timeout"
-        ) from None
-    except OSError as err:
-        code = err.errno or errno.ECONNREFUSED
-        raise UpstreamFailure(
-            f"connect() failed ({code}: {os.strerror(code)}) while connecting to upstream", 502, "error"
-        ) from None
+                stream: trio.abc.Stream = await trio.open_unix_socket(address[5:])
+            else:
+                host, port = address
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                sock = trio.socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    await sock.connect((host, port))
+                except BaseException:
+                    sock.close()
+                    raise
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                stream = trio.SocketStream(sock)
+        except OSError as err:
+            code = err.errno or errno.ECONNREFUSED
+            raise UpstreamFailure(
+                f"connect() failed ({code}: {os.strerror(code)}) while connecting to upstream", 502, "error"
+            ) from None
+        if tls is None:
+            return stream
+        handshaking = True
+        try:
+            return await wrap_upstream(stream, tls.runtime, tls.scope, tls.name, peer.name)
+        except UpstreamTlsError as err:
+            await trio.aclose_forcefully(stream)
+            raise UpstreamFailure(tls_failure_text(err), 502, "error") from None
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+    action = "SSL handshaking to upstream" if handshaking else "connecting to upstream"
+    raise UpstreamFailure(
+        f"upstream timed out (110: Connection timed out) while {action}",
+        504,
+        "timeout",
+    )
 
 
-async def read_head(stream: trio.SocketStream, timeout: float, limit: int) -> tuple[ResponseHead, bytes]:
+_HANDSHAKING = " while SSL handshaking to upstream"
+
+
+def tls_failure_text(err: UpstreamTlsError) -> str:
+    """nginx's error-log text for a failed upstream handshake (ngx_ssl_connection_error)."""
+    text = str(err)
+    broken = err.__context__
+    cause = broken.__cause__ if broken is not None else None
+    if text.startswith("SSL_do_handshake() failed") and cause is not None:
+        if isinstance(cause, ssl.SSLError) and not isinstance(cause, ssl.SSLEOFError) and cause.reason:
+            text = f"SSL_do_handshake() failed ({openssl_error(cause)})"
+        elif isinstance(cause, OSError) and cause.errno:
+            text = f"peer closed connection in SSL handshake ({cause.errno}: {os.strerror(cause.errno)})"
+        else:
+            text = "peer closed connection in SSL handshake"
+    if not text.endswith(_HANDSHAKING):
+        text += _HANDSHAKING
+    return text
+
+
+_LIBRARIES = {20: "SSL routines", 11: "x509 certificate routines", 9: "PEM routines"}
+
+
+def openssl_error(err: ssl.SSLError) -> str:
+    """ "SSL: error:0A00010B:SSL routines::wrong version number", as ngx_ssl_error writes it."""
+    import _ssl
+
+    codes: dict[str, tuple[int, int]] = getattr(_ssl, "err_names_to_codes", {})
+    found = codes.get(err.reason or "")
+    message = str(err.args[1] if len(err.args) > 1 else err)
+    if message.startswith("["):
+        message = message.partition("] ")[2]
+    message = message.rsplit(" (_ssl.c:", 1)[0]
+    if found is None:
+        return f"SSL: {message}"
+    lib, reason = found
+    return f"SSL: error:{(lib << 23) | reason:08X}:{_LIBRARIES.get(lib, '')}::{message}"
+
+
+@dataclass(slots=True, eq=False)
+class UpstreamTlsSetup:
+    """What ``wrap_upstream`` needs for one request's https:// upstream."""
+
+    runtime: Any  # nginxpy.tls.glue.TlsRuntime
+    scope: Any  # the location scope (its proxy_ssl_* settings)
+    name: str  # proxy_ssl_name evaluated, else the upstream's host
+
+
+async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tuple[ResponseHead, bytes]:
     parser = HeadParser(limit)
     while True:
         try:
@@ -369,6 +447,7 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
     statuses: list[str] = []
     times: list[str] = []
     upstream_prefix = f"{context.url.scheme}://"
+    tls = _tls_setup(r, conn, context, lookup) if context.url.scheme == "https" else None
     while True:
         peer = selection.get()
         if peer is None:
@@ -380,21 +459,22 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
             _set_upstream_vars(r, addrs, statuses, times)
             return 502
         upstream_name = upstream_prefix + peer.name + built.uri
+        pool_key = peer.name if tls is None else "https://" + peer.name
         r.ctx["upstream_log"] = upstream_name
         attempt_start = time.monotonic()
         addrs.append(peer.name)
-        stream: trio.SocketStream | None = None
+        stream: trio.abc.Stream | None = None
         reused = 0
         failure: UpstreamFailure | None = None
         head: ResponseHead | None = None
         rest = b""
         try:
             if group.pool is not None:
-                cached = group.pool.take(peer)
+                cached = group.pool.take(pool_key)
                 if cached is not None:
                     stream, reused = cached
             if stream is None:
-                stream = await connect(peer, conf.connect_timeout)
+                stream = await connect(peer, conf.connect_timeout, tls)
             try:
                 with trio.fail_after(conf.send_timeout):
                     await stream.send_all(payload)
@@ -446,10 +526,33 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         _set_upstream_vars(r, addrs, statuses, times)
         try:
             return await _send_response(
-                r, conn, conf, context, head, rest, stream, group, peer, reused, lookup
+                r, conn, conf, context, head, rest, stream, group, pool_key, reused, lookup
             )
         finally:
             selection.free(failed=False)
+
+
+def _tls_setup(
+    r: Any, conn: Any, context: ProxyContext, lookup: Callable[[str], str | None]
+) -> UpstreamTlsSetup:
+    """proxy_pass https://: the location's client context, and the name to send and check
+    (ngx_http_upstream_ssl_name: proxy_ssl_name, else the upstream's host)."""
+    runtime = conn.server.tls
+    scope = r.loc.scope
+    name = context.url.host
+    written = runtime.upstream(scope).name
+    if written:
+        from nginxpy.conf.script import compile_value
+        from nginxpy.http.proxy import evaluate
+
+        compiled = _SSL_NAMES.get(written)
+        if compiled is None:
+            compiled = _SSL_NAMES[written] = compile_value(written)
+        name = evaluate(compiled, lookup)
+    return UpstreamTlsSetup(runtime, scope, name)
+
+
+_SSL_NAMES: dict[str, Any] = {}
 
 
 def _may_retry(conf: ProxyConf, kind: str, method: str, tries: int, started: float) -> bool:
@@ -469,9 +572,9 @@ async def _send_response(
     context: ProxyContext,
     head: ResponseHead,
     rest: bytes,
-    stream: trio.SocketStream,
+    stream: trio.abc.Stream,
     group: Group,
-    peer: Peer,
+    pool_key: str,
     reused: int,
     lookup: Callable[[str], str | None],
 ) -> int:
@@ -505,7 +608,7 @@ async def _send_response(
         await conn.finish_body(r)
         return 0
     finally:
-        if keep and group.pool is not None and group.pool.give(peer, stream, reused + 1):
+        if keep and group.pool is not None and group.pool.give(pool_key, stream, reused + 1):
             pass
         else:
             await trio.aclose_forcefully(stream)
@@ -518,12 +621,12 @@ def _interceptable(r: Any) -> set[int]:
 
 
 async def _relay_body(
-    r: Any, conn: Any, conf: ProxyConf, head: ResponseHead, rest: bytes, stream: trio.SocketStream
+    r: Any, conn: Any, conf: ProxyConf, head: ResponseHead, rest: bytes, stream: trio.abc.Stream
 ) -> bool:
     """Copy the response body; True when the upstream connection may be kept."""
     size = max(conf.buffer_size, 4096)
 
-    async def receive() -> bytes:
+    async def receive() -> bytes | bytearray:
         with trio.fail_after(conf.read_timeout):
             return await stream.receive_some(size)
 
@@ -532,7 +635,7 @@ async def _relay_body(
 
         decoder = ChunkedDecoder()
         tail = ""
-        data = rest
+        data: bytes | bytearray = rest
         while True:
             if data:
                 try:
@@ -554,7 +657,8 @@ async def _relay_body(
     while True:
         if data:
             if remaining >= 0:
-                data = data[:remaining]
+                if len(data) > remaining:
+                    data = data[:remaining]
                 remaining -= len(data)
             await conn.send_body(r, data)
         if remaining == 0:
@@ -564,7 +668,7 @@ async def _relay_body(
             return False
 
 
-async def _upgrade(r: Any, conn: Any, conf: ProxyConf, rest: bytes, stream: trio.SocketStream) -> int:
+async def _upgrade(r: Any, conn: Any, conf: ProxyConf, rest: bytes, stream: trio.abc.Stream) -> int:
     await conn.send_header(r)
     client_stream, pipelined = await conn.upgrade(r)
     loc = getattr(r, "loc", None)
@@ -590,6 +694,11 @@ async def _upgrade(r: Any, conn: Any, conf: ProxyConf, rest: bytes, stream: trio
     elif result.reason == "client_timeout":
         conn.log_error("info", f"{result.error} while proxying upgraded connection", r)
     r.keepalive = False
+    # The runtime does not log a connection it handed over: the tunnel's request is logged
+    # here, when it ends (status 101, the tunnel's bytes, its lifetime), as nginx does.
+    server = getattr(conn, "server", None)
+    if server is not None:
+        server.access_log(r)
     return 0
 
 
