@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
+from sys import intern
 
 import lark
 from lark import Token
@@ -77,6 +78,14 @@ class _Builder(lark.Transformer[Token, list[Node]]):
         self.path = path
         self.comments = comments
         self.words: _Words | None = None
+        self.plain_args: dict[str, Arg] = {}
+
+    def _plain_arg(self, word: str) -> Arg:
+        """Bare words repeat (on, off, $host, ...): one shared Arg each, never mutated."""
+        arg = self.plain_args.get(word)
+        if arg is None:
+            arg = self.plain_args[word] = Arg(word)
+        return arg
 
     def _directive_from(self, token: Token, block: list[Node] | None) -> Directive:
         """A directive from a SIMPLE or BLOCK_START token: words, lines, comments inside."""
@@ -87,8 +96,8 @@ class _Builder(lark.Transformer[Token, list[Node]]):
             lead = len(text) - len(text.lstrip(" \t\r\n"))
             start = token.start_pos or 0
             return Directive(
-                name=words[0],
-                args=[Arg(word) for word in words[1:]],
+                name=intern(words[0]),
+                args=[self._plain_arg(word) for word in words[1:]],
                 file=self.path,
                 line=(token.line or 1) + text.count("\n", 0, lead),
                 end_line=token.end_line or 1,
@@ -141,21 +150,22 @@ class _Builder(lark.Transformer[Token, list[Node]]):
             end_pos=token.end_pos or 0,
         )
 
-    def start(self, children: list[Token | Directive]) -> list[Node]:
-        return [
-            child if isinstance(child, Directive) else self._directive_from(child, None) for child in children
-        ]
+    # Terminal callbacks run when the parser shifts the token, so each statement becomes a
+    # Directive at once and its token is freed: the tree is built as the file is read.
+    def SIMPLE(self, token: Token) -> Directive:
+        return self._directive_from(token, None)
 
-    def block(self, children: list[Token | Directive]) -> Directive:
-        body: list[Node] = [
-            child if isinstance(child, Directive) else self._directive_from(child, None)
-            for child in children[1:-1]
-        ]
-        opening = children[0]
-        closing = children[-1]
-        assert isinstance(opening, Token) and isinstance(closing, Token)
+    def BLOCK_START(self, token: Token) -> Directive:
+        return self._directive_from(token, [])
+
+    def start(self, children: list[Directive]) -> list[Node]:
+        return children  # type: ignore[return-value]
+
+    def block(self, children: list[Directive | Token]) -> Directive:
+        node, closing = children[0], children[-1]
+        assert isinstance(node, Directive) and isinstance(closing, Token)
+        node.block = children[1:-1]  # type: ignore[assignment]
         self._comments_in(closing)
-        node = self._directive_from(opening, body)
         node.end_pos = closing.end_pos or 0
         return node
 
@@ -219,6 +229,7 @@ class _Parser:
 
     def parse(self, text: str, path: str) -> ConfFile:
         self.builder.path = path
+        self.builder.plain_args = {}
         self.comments.clear()
         conf = ConfFile(path=path, text=text)
         try:
