@@ -14,8 +14,10 @@ connection (stream and buffered bytes) to a tunnel after a 101.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -36,17 +38,18 @@ FILE_CHUNK = 262144
 _HEAD_END = re.compile(rb"\n\r?\n")
 
 
-class HeaderTimeout(Exception):
-    pass
-
-
 class ClientClosed(Exception):
     pass
 
 
 class HttpConnection:
     def __init__(
-        self, server: HttpServer, stream: trio.abc.Stream, info: ConnInfo, listener: Listener
+        self,
+        server: HttpServer,
+        stream: trio.abc.Stream,
+        info: ConnInfo,
+        listener: Listener,
+        raw: socket.socket | None = None,
     ) -> None:
         self.server = server
         self.stream = stream
@@ -61,17 +64,68 @@ class HttpConnection:
         self.chunked: ChunkedDecoder | None = None
         self.body_done = True
         self.current: Request | None = None
+        # Plain TCP: the (non-blocking) socket itself: try the call first, wait only when it
+        # would block, as nginx does; TLS and other streams go through the stream API.
+        self.raw = raw
+        self.fast = 0  # calls that did not yield: a checkpoint every so often keeps trio fair
+        # One cancel scope per connection; each wait sets its deadline (cheaper than a scope per wait).
+        self.scope = trio.CancelScope()
+        self.waiting = ""  # what a timeout interrupts: keepalive, header, body, send
 
     # -- the connection's life --------------------------------------------------------
 
     async def serve(self) -> None:
         try:
-            await self._serve()
+            with self.scope:
+                await self._serve()
+            if self.scope.cancelled_caught:
+                self._timed_out()
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError, ClientClosed):
             pass
         finally:
             if not self.detached:
                 await self._close()
+
+    def _timed_out(self) -> None:
+        """A timer fired: nginx logs it (info) and closes; a request in progress is logged as 408."""
+        r = self.current
+        what = {
+            "header": "reading client request headers",
+            "body": "reading client request body",
+            "send": "sending response to client",
+        }.get(self.waiting)
+        if what is None or r is None:
+            return
+        self.log_error("info", f"client timed out (110: Connection timed out) while {what}", r)
+        if self.waiting == "header" or not r.header_sent:
+            r.status = 408
+        self.server.access_log(r)
+
+    async def _recv(self, deadline: float, what: str) -> bytes:
+        """Receive with a timer: ``deadline`` in trio time (the connection's scope fires at it)."""
+        raw = self.raw
+        if raw is not None:
+            try:
+                data = raw.recv(RECV_SIZE)
+            except BlockingIOError:
+                pass
+            else:
+                self.fast += 1
+                if self.fast >= 16:
+                    self.fast = 0
+                    await trio.lowlevel.checkpoint()
+                return data
+            self.waiting = what
+            self.scope.deadline = deadline
+            while True:
+                await trio.lowlevel.wait_readable(raw)
+                try:
+                    return raw.recv(RECV_SIZE)
+                except BlockingIOError:
+                    continue
+        self.waiting = what
+        self.scope.deadline = deadline
+        return bytes(await self.stream.receive_some(RECV_SIZE))
 
     async def _close(self) -> None:
         with trio.move_on_after(1) as scope:
@@ -86,13 +140,11 @@ class HttpConnection:
         first = True
         while True:
             if not self.buffer:
-                with trio.move_on_after(keepalive_ms / 1000):
-                    data = await self.stream.receive_some(RECV_SIZE)
-                    if not data:
-                        return
-                    self.buffer += data
-                if not self.buffer:
-                    return  # timed out waiting: close silently
+                self.current = None
+                data = await self._recv(trio.current_time() + keepalive_ms / 1000, "keepalive")
+                if not data:
+                    return
+                self.buffer += data
             pipelined = not first and bool(self.buffer)
             first = False
             self.info.requests += 1
@@ -110,15 +162,6 @@ class HttpConnection:
                 await core.finalize(r, self, error.status)
                 await self.finish_request(r)
                 return
-            except HeaderTimeout:
-                self.log_error(
-                    "info",
-                    "client timed out (110: Connection timed out) while reading client request headers",
-                    r,
-                )
-                r.status = 408
-                self.server.access_log(r)
-                return
             except ClientClosed:
                 if r.request_line or self.buffer:
                     self.log_error(
@@ -128,6 +171,8 @@ class HttpConnection:
                     self.server.access_log(r)
                 return
             self._start_body(r)
+            self.scope.deadline = math.inf
+            self.waiting = ""
             try:
                 rc = await core.run_phases(r, self)
                 await core.finalize(r, self, rc)
@@ -154,13 +199,10 @@ class HttpConnection:
     # -- reading ---------------------------------------------------------------------------
 
     async def _receive(self, deadline: float) -> None:
-        with trio.move_on_at(deadline):
-            data = await self.stream.receive_some(RECV_SIZE)
-            if not data:
-                raise ClientClosed
-            self.buffer += data
-            return
-        raise HeaderTimeout
+        data = await self._recv(deadline, "header")
+        if not data:
+            raise ClientClosed
+        self.buffer += data
 
     async def read_head(self, r: Request, server: ServerConf) -> RequestHead:
         """Read until the whole head is in, with nginx's size limits; parse it."""
@@ -221,6 +263,7 @@ class HttpConnection:
             text,
             allow_underscores=server.underscores_in_headers,
             ignore_invalid=server.ignore_invalid_headers,
+            request_line=request_line,
         )
 
     def _start_body(self, r: Request) -> None:
@@ -263,18 +306,10 @@ class HttpConnection:
         limit = r.loc.client_max_body_size
         while not self.body_done:
             if not self.buffer:
-                with trio.move_on_after(timeout):
-                    data = await self.stream.receive_some(RECV_SIZE)
-                    if not data:
-                        raise ClientClosed
-                    self.buffer += data
-                if not self.buffer:
-                    self.log_error(
-                        "info",
-                        "client timed out (110: Connection timed out) while reading client request body",
-                        r,
-                    )
-                    raise BadRequest(408, "client timed out")
+                data = await self._recv(trio.current_time() + timeout, "body")
+                if not data:
+                    raise ClientClosed
+                self.buffer += data
             if self.chunked is not None:
                 pieces, rest = self.chunked.feed(self.buffer.decode("latin-1"))
                 consumed = len(self.buffer) - len(rest)
@@ -296,13 +331,10 @@ class HttpConnection:
                     if text:
                         yield text.encode("latin-1")
                 if not self.chunked.done and not pieces and consumed == 0:
-                    with trio.move_on_after(timeout):
-                        data = await self.stream.receive_some(RECV_SIZE)
-                        if not data:
-                            raise ClientClosed
-                        self.buffer += data
-                        continue
-                    raise BadRequest(408, "client timed out")
+                    data = await self._recv(trio.current_time() + timeout, "body")
+                    if not data:
+                        raise ClientClosed
+                    self.buffer += data
             else:
                 take = min(self.body_left, len(self.buffer))
                 piece = bytes(self.buffer[:take])
@@ -354,16 +386,28 @@ class HttpConnection:
     async def _send(self, data: bytes) -> None:
         loc = self.current.loc if self.current is not None else None
         timeout = (loc.send_timeout if loc is not None else 60000) / 1000
-        with trio.move_on_after(timeout):
-            await self.stream.send_all(data)
+        raw = self.raw
+        if raw is not None:
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return
+            view = memoryview(data)[sent:]
+            self.waiting = "send"
+            self.scope.deadline = trio.current_time() + timeout
+            while view:
+                await trio.lowlevel.wait_writable(raw)
+                try:
+                    sent = raw.send(view)
+                except BlockingIOError:
+                    continue
+                view = view[sent:]
             return
-        if self.current is not None:
-            self.log_error(
-                "info",
-                "client timed out (110: Connection timed out) while sending response to client",
-                self.current,
-            )
-        raise trio.BrokenResourceError("send timed out")
+        self.waiting = "send"
+        self.scope.deadline = trio.current_time() + timeout
+        await self.stream.send_all(data)
 
     async def flush(self) -> None:
         if self.out:

@@ -156,15 +156,24 @@ def parse_header_line(line: str, allow_underscores: bool) -> tuple[str, str, boo
 _FAST_HEADER = re.compile(r"([A-Za-z0-9-]+):[ ]*([^\x00\r]*?)[ ]*")
 
 
-def parse_head(text: str, allow_underscores: bool = False, ignore_invalid: bool = True) -> RequestHead:
-    """A whole request head (request line and header lines, ending before the blank line)."""
+def parse_head(
+    text: str,
+    allow_underscores: bool = False,
+    ignore_invalid: bool = True,
+    request_line: RequestHead | None = None,
+) -> RequestHead:
+    """A whole request head (request line and header lines, ending before the blank line);
+    ``request_line`` is the first line when it was parsed already."""
     lines = text.split("\n")
-    first = lines[0]
-    if first.endswith("\r"):
-        first = first[:-1]
-    if "\r" in first:
-        raise BadRequest(400, "client sent invalid request")
-    head = parse_request_line(first)
+    if request_line is not None:
+        head = request_line
+    else:
+        first = lines[0]
+        if first.endswith("\r"):
+            first = first[:-1]
+        if "\r" in first:
+            raise BadRequest(400, "client sent invalid request")
+        head = parse_request_line(first)
     if head.version == 9:
         return head
     headers = head.headers

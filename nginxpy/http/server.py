@@ -129,29 +129,39 @@ class HttpServer:
     async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             for listener, sock in self.sockets:
-                nursery.start_soon(self._accept_loop, listener, trio.socket.from_stdlib_socket(sock), nursery)
+                nursery.start_soon(self._accept_loop, listener, sock, nursery)
             task_status.started()
 
-    async def _accept_loop(
-        self, listener: Listener, sock: trio.socket.SocketType, nursery: trio.Nursery
-    ) -> None:
+    async def _accept_loop(self, listener: Listener, sock: socket.socket, nursery: trio.Nursery) -> None:
+        """Wait until the listening socket is readable, then accept (non-blocking) what is there."""
         while True:
+            await trio.lowlevel.wait_readable(sock)
+            for _ in range(64):
+                if not await self._accept_one(listener, sock, nursery):
+                    break
+
+    async def _accept_one(self, listener: Listener, sock: socket.socket, nursery: trio.Nursery) -> bool:
+        if True:
             try:
-                client, peer = await sock.accept()
+                client, peer = sock.accept()
+            except BlockingIOError:
+                return False
             except OSError as error:
                 if error.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     self.log_error("crit", f"accept4() failed ({error.errno}: {os.strerror(error.errno)})")
                     await trio.sleep(0.5)
-                    continue
+                    return False
                 if error.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EAGAIN):
-                    continue
+                    return True
                 raise
+            client.setblocking(False)
+            if client.family != socket.AF_UNIX:
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.connections += 1
             nursery.start_soon(self._handle, listener, client, peer, self.connections)
+            return True
 
-    async def _handle(
-        self, listener: Listener, client: trio.socket.SocketType, peer: object, number: int
-    ) -> None:
+    async def _handle(self, listener: Listener, client: socket.socket, peer: object, number: int) -> None:
         family = client.family
         if family == socket.AF_UNIX:
             info = ConnInfo(number, listener.address, 0, "unix:", 0, family="unix")
@@ -168,10 +178,11 @@ class HttpServer:
             )
             if info.family == "inet6" and info.remote_addr.startswith("::ffff:") and "." in info.remote_addr:
                 pass
-        stream = await self.tls.accept(listener.addr_conf(info.local_addr), trio.SocketStream(client), info)
+        plain = trio.SocketStream(trio.socket.from_stdlib_socket(client))
+        stream = await self.tls.accept(listener.addr_conf(info.local_addr), plain, info)
         if stream is None:
             return
-        connection = HttpConnection(self, stream, info, listener)
+        connection = HttpConnection(self, stream, info, listener, raw=client if stream is plain else None)
         await connection.serve()
 
     # -- logs ------------------------------------------------------------------------------

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from nginxpy.http.config import AddrConf, ServerConf
 from nginxpy.http.parse import BadRequest
+
+_PLAIN_HOST = re.compile(r"([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::[0-9]*)?")
 
 
 def validate_host(host: str) -> str | None:
     """ngx_http_validate_host: lower-cased host without port or trailing dot; None if invalid."""
+    plain = _PLAIN_HOST.fullmatch(host)
+    if plain is not None:  # the common case, decided by one regex
+        return plain.group(1)
     dot_pos = -2
     host_len = len(host)
     state = "usual"
