@@ -76,7 +76,9 @@ def start(kind: str, directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     if kind == "aiohttp":
         script = directory / "aio.py"
         script.write_text(AIOHTTP)
-        process = subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, str(script), str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         wait_port(port)
         return process, port
     prefix = directory / kind
@@ -86,9 +88,31 @@ def start(kind: str, directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     (prefix / "nginx.conf").write_text(CONF.format(port=port, root=prefix / "html"))
     globals_ = f"daemon off; master_process off; pid {prefix}/run.pid;"
     if kind == "nginx":
-        cmd = [NGINX, "-p", f"{prefix}/", "-c", f"{prefix}/nginx.conf", "-e", f"{prefix}/error.log", "-g", globals_]
+        cmd = [
+            NGINX,
+            "-p",
+            f"{prefix}/",
+            "-c",
+            f"{prefix}/nginx.conf",
+            "-e",
+            f"{prefix}/error.log",
+            "-g",
+            globals_,
+        ]
     else:
-        cmd = [sys.executable, "-m", "nginxpy", "-p", f"{prefix}/", "-c", f"{prefix}/nginx.conf", "-e", f"{prefix}/error.log", "-g", globals_]
+        cmd = [
+            sys.executable,
+            "-m",
+            "nginxpy",
+            "-p",
+            f"{prefix}/",
+            "-c",
+            f"{prefix}/nginx.conf",
+            "-e",
+            f"{prefix}/error.log",
+            "-g",
+            globals_,
+        ]
     process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return process, port
@@ -97,11 +121,13 @@ def start(kind: str, directory: Path) -> tuple[subprocess.Popen[bytes], int]:
 def wrk(port: int, path: str, duration: int, connections: int) -> tuple[float, str, str]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}{path}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
     return rps, p50, p99
 
 
@@ -123,7 +149,9 @@ def parser_micro() -> None:
         conn.receive_data(raw)
         conn.next_event()
     theirs = (time.perf_counter() - t0) / n
-    print(f"request head parse: nginxpy {ours * 1e6:.1f} us, h11 {theirs * 1e6:.1f} us ({theirs / ours:.1f}x)")
+    print(
+        f"request head parse: nginxpy {ours * 1e6:.1f} us, h11 {theirs * 1e6:.1f} us ({theirs / ours:.1f}x)"
+    )
 
 
 def main() -> int:
@@ -135,7 +163,11 @@ def main() -> int:
     parser_micro()
     results: dict[tuple[str, str], tuple[float, str, str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for kind, paths in (("nginx", ("/r", "/file.html")), ("nginxpy", ("/r", "/file.html")), ("aiohttp", ("/r",))):
+        for kind, paths in (
+            ("nginx", ("/r", "/file.html")),
+            ("nginxpy", ("/r", "/file.html")),
+            ("aiohttp", ("/r",)),
+        ):
             process, port = start(kind, Path(tmp))
             try:
                 for path in paths:
@@ -153,7 +185,9 @@ def main() -> int:
     for path in ("/r", "/file.html"):
         ratio = results[("nginxpy", path)][0] / results[("nginx", path)][0]
         print(f"nginxpy/nginx {path}: {ratio:.3f} (target >= 0.100 for /r)")
-    print(f"nginxpy/aiohttp /r: {results[('nginxpy', '/r')][0] / results[('aiohttp', '/r')][0]:.2f} (target >= 1)")
+    print(
+        f"nginxpy/aiohttp /r: {results[('nginxpy', '/r')][0] / results[('aiohttp', '/r')][0]:.2f} (target >= 1)"
+    )
     print(f"cpus: {os.cpu_count()}")
     return 0
 

@@ -38,12 +38,12 @@ class ConnInfo:
 class Request:
     conn: ConnInfo
     http: HttpConf
-    method: str = "GET"
+    method: str = ""  # "" until the request line is parsed
     request_line: str = ""
     request_uri: str = ""  # $request_uri: the raw target (path and args)
     protocol: str = ""  # "HTTP/1.1"; "" for HTTP/0.9
     version: int = 1001
-    uri: str = "/"
+    uri: str = ""
     args: str = ""
     exten: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
