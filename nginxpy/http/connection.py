@@ -86,6 +86,23 @@ class HttpConnection:
             if not self.detached:
                 await self._close()
 
+    def close_if_idle(self) -> None:
+        """ngx_close_idle_connections (graceful shutdown): close a keep-alive connection waiting for
+        its next request.  A new connection waiting for its first request is not idle (nginx
+        waits for it), nor is one whose next request has already arrived (it is served, then
+        the connection closes)."""
+        if self.waiting != "keepalive" or self.current is not None or self.buffer or not self.info.requests:
+            return
+        if self.raw is not None:
+            try:
+                if self.raw.recv(1, socket.MSG_PEEK):
+                    return
+            except BlockingIOError:
+                pass
+            except OSError:
+                pass
+        self.scope.cancel()
+
     def _timed_out(self) -> None:
         """A timer fired: nginx logs it (info) and closes; a request in progress is logged as 408."""
         r = self.current
@@ -191,7 +208,7 @@ class HttpConnection:
             if self.detached:
                 return
             await self.finish_request(r)
-            if not r.keepalive or self.close_after:
+            if not r.keepalive or self.close_after or self.server.exiting:
                 return
             assert r.loc is not None
             keepalive_ms = r.loc.keepalive_timeout
@@ -434,6 +451,8 @@ class HttpConnection:
                 r.chunked = True
             else:
                 r.keepalive = False
+        if r.keepalive and self.server.exiting:
+            r.keepalive = False  # ngx_http_header_filter: no keep-alive once the worker is exiting
         data = header_bytes(r)
         r.header_size = len(data)
         r.bytes_sent += len(data)

@@ -113,6 +113,12 @@ class HttpServer:
         self.connections = 0
         self.sockets: list[tuple[Listener, socket.socket]] = []
         self.tls = TlsRuntime(http)
+        # Set by the process layer (nginxpy.process): the live connections, nginx's ngx_exiting
+        # (graceful shutdown), and worker_connections (0: no limit).
+        self.live: set[HttpConnection] = set()
+        self.exiting = False
+        self.worker_connections = 0
+        self.accept_scope = trio.CancelScope()
 
     def open_sockets(self) -> None:
         for listener in self.http.listeners:
@@ -127,10 +133,28 @@ class HttpServer:
         self.sockets.clear()
 
     async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Accept and serve; returns after shutdown() once the last connection has ended."""
         async with trio.open_nursery() as nursery:
-            for listener, sock in self.sockets:
-                nursery.start_soon(self._accept_loop, listener, sock, nursery)
+            nursery.start_soon(self._accept_all, nursery)
             task_status.started()
+
+    async def _accept_all(self, nursery: trio.Nursery) -> None:
+        with self.accept_scope:
+            async with trio.open_nursery() as accepting:
+                for listener, sock in self.sockets:
+                    accepting.start_soon(self._accept_loop, listener, sock, nursery)
+        if self.exiting:  # ngx_close_listening_sockets in an exiting worker
+            for _, sock in self.sockets:
+                sock.close()
+
+    def shutdown(self) -> None:
+        """Graceful stop (nginx's ngx_exiting): stop accepting, close idle keep-alive connections;
+        requests in progress finish (their connections close after the response) and upgraded
+        tunnels run until they end.  serve() returns when the last connection is gone."""
+        self.exiting = True
+        self.accept_scope.cancel()
+        for connection in list(self.live):
+            connection.close_if_idle()
 
     async def _accept_loop(self, listener: Listener, sock: socket.socket, nursery: trio.Nursery) -> None:
         """Wait until the listening socket is readable, then accept (non-blocking) what is there."""
@@ -154,6 +178,11 @@ class HttpServer:
                 if error.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EAGAIN):
                     return True
                 raise
+            if self.worker_connections and len(self.live) + len(self.sockets) >= self.worker_connections:
+                # ngx_get_connection: no free connection; nginx closes the accepted socket
+                self.log_error("alert", f"{self.worker_connections} worker_connections are not enough")
+                client.close()
+                return True
             client.setblocking(False)
             if client.family != socket.AF_UNIX:
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -183,7 +212,13 @@ class HttpServer:
         if stream is None:
             return
         connection = HttpConnection(self, stream, info, listener, raw=client if stream is plain else None)
-        await connection.serve()
+        self.live.add(connection)
+        try:
+            if self.exiting:
+                connection.close_after = True
+            await connection.serve()
+        finally:
+            self.live.discard(connection)
 
     # -- logs ------------------------------------------------------------------------------
 
