@@ -41,6 +41,7 @@ def resolve_upstream_hosts(loader: Loader, http: HttpScope) -> None:
 
 def check_cache_zones(loader: Loader, http: HttpScope, close_line: int, handled: list[Directive]) -> None:
     """The *_cache directives name a zone some *_cache_path defines (checked at merge)."""
+    assert http.directive is not None
     for directive in handled:
         if directive.name not in CACHE_DIRECTIVES or not directive.args:
             continue
