@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -36,6 +37,11 @@ class ErrorLog:
             else:
                 self._stream = open(self.path, "a", encoding="utf-8", errors="surrogateescape", buffering=1)  # noqa: SIM115
         return self._stream
+
+    def open_now(self) -> None:
+        """Open the file now (before privileges are dropped); a failure is left for write()."""
+        with contextlib.suppress(OSError):
+            self._open()
 
     def write(self, level: str, message: str, connection: int | None = None) -> None:
         if severity(level) > severity(self.level):

@@ -222,6 +222,33 @@ class HttpServer:
 
     # -- logs ------------------------------------------------------------------------------
 
+    def open_logs(self) -> None:
+        """Open every log file the configuration names (nginx opens them in the master, before
+        the workers drop privileges): error logs and access logs without variables."""
+        self.error_log_default.open_now()
+        seen: set[int] = set()
+        todo = [server.loc for server in self.http.servers]
+        todo += [loc for server in self.http.servers for loc in server.named.values()]
+        todo += list(self.http.ifs.values())
+        while todo:
+            loc = todo.pop()
+            if id(loc) in seen:
+                continue
+            seen.add(id(loc))
+            todo += [*loc.exact.values(), *loc.inclusive.values(), *loc.prefixes, *loc.regexes]
+            todo += loc.redirects.values()
+            if loc.limit_except is not None:
+                todo.append(loc.limit_except)
+            key = f"{loc.error_log_path}\0{loc.error_log_level}"
+            if key not in self.error_logs and loc.error_log_path != "stderr":
+                self.error_logs[key] = ErrorLog(loc.error_log_path, loc.error_log_level)
+            log = self.error_logs.get(key)
+            if log is not None:
+                log.open_now()
+            for target in loc.access_logs:
+                if target.path_value is None:
+                    self.access_logs.open(target.path)
+
     def _error_log_for(self, r: Request | None) -> ErrorLog:
         path, level = self.http.error_log_path, self.http.error_log_level
         if r is not None and r.loc is not None:
