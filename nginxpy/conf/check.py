@@ -478,11 +478,13 @@ def _entries(registry: Registry, name: str) -> list[_Entry]:
 
 
 def _runtime_implemented() -> frozenset[str]:
-    """Directives the HTTP runtime acts on (nginxpy.http.IMPLEMENTED, when the runtime has it)."""
+    """Directives the runtime acts on (nginxpy.http.IMPLEMENTED, when the runtime has it, and the
+    process layer's nginxpy.process.IMPLEMENTED)."""
     import nginxpy.http
+    import nginxpy.process
 
     implemented: frozenset[str] = getattr(nginxpy.http, "IMPLEMENTED", frozenset())
-    return implemented
+    return implemented | getattr(nginxpy.process, "IMPLEMENTED", frozenset())
 
 
 def globbed(pattern: str) -> list[str]:
