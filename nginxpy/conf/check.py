@@ -27,7 +27,7 @@ from nginxpy.conf.model import (
     Message,
     Scope,
 )
-from nginxpy.conf.parse import parse_file
+from nginxpy.conf.parse import parse_file, without_gc
 from nginxpy.conf.registry import Args, Ctx, Registry, Spec, argument_count_ok, build_registry
 
 REGISTRY: Registry = build_registry(SPECS)
@@ -361,6 +361,11 @@ class Result:
 
 def load(conf_file: str, prefix: str | None = None, global_directives: str | None = None) -> Result:
     """Read and check a configuration as ``nginx -t`` does; never raises ConfError."""
+    with without_gc():
+        return _load(conf_file, prefix, global_directives)
+
+
+def _load(conf_file: str, prefix: str | None, global_directives: str | None) -> Result:
     from nginxpy.conf import handlers
 
     # With a prefix the caller has resolved conf_file against it already (as ngx_process_options).

@@ -1,6 +1,7 @@
 """Parse nginx configuration text into the typed tree of :mod:`nginxpy.conf.ast`.
 
-The grammar (``grammar/nginx.lark``) is LALR with Lark's contextual lexer; a
+The grammar (``grammar/nginx.lark``) is LALR; the lexer is Lark's contextual lexer
+specialised for a grammar of few, long terminals (:class:`_StatementLexer`).  A
 Transformer applied during parsing builds the dataclasses directly, with no
 intermediate parse tree.  Syntax errors are mapped to nginx's own messages and
 lines, and the part of the file before the error is still returned, because nginx
@@ -9,13 +10,18 @@ acts on every statement it has read before its tokenizer gives up.
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from sys import intern
 
 import lark
 from lark import Token
+from lark.common import LexerConf
+from lark.exceptions import UnexpectedCharacters
+from lark.lexer import LexerState
 
 from nginxpy.conf.ast import Arg, Comment, ConfFile, ConfSyntaxError, Directive, Node
 
@@ -65,9 +71,100 @@ class _Words:
         self.quoted = re.compile(f"{pattern('DQ_STRING')}|{pattern('SQ_STRING')}")
 
 
+class _StatementLexer(lark.lexer.Lexer):
+    """Lark's contextual lexer for this grammar: the terminals a parser state accepts, tried
+    in Lark's order (priority, then longest pattern), as one regex per state.
+
+    Lark's own lexer does per token what a grammar of one terminal per statement can do
+    once: it builds a Token through two Python calls and a LineCounter; here the scan
+    loop keeps the position and line in locals.  Ignored terminals and the lexer
+    callbacks behave as in Lark."""
+
+    __future_interface__ = 2  # lex(lexer_state, parser_state), as Lark's own lexers
+
+    def __init__(self, conf: LexerConf) -> None:
+        self.terminals = sorted(
+            conf.terminals,
+            key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name),
+        )
+        self.ignore = frozenset(conf.ignore)
+        self.callbacks = conf.callbacks
+        self.flags = conf.g_regex_flags
+        self.by_accepts: dict[frozenset[str], re.Pattern[str]] = {}
+        self.by_state: dict[int, re.Pattern[str]] = {}
+
+    def _scanner(self, parser_state: lark.parsers.lalr_parser_state.ParserState[int]) -> re.Pattern[str]:
+        accepts = frozenset(parser_state.parse_conf.states[parser_state.position]) | self.ignore
+        scanner = self.by_accepts.get(accepts)
+        if scanner is None:
+            scanner = self.by_accepts[accepts] = re.compile(
+                "|".join(
+                    f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in self.terminals if t.name in accepts
+                ),
+                self.flags,
+            )
+        self.by_state[parser_state.position] = scanner
+        return scanner
+
+    def lex(
+        self, lexer_state: LexerState, parser_state: lark.parsers.lalr_parser_state.ParserState[int]
+    ) -> Iterator[Token]:
+        text_slice = lexer_state.text
+        text, end = text_slice.text, text_slice.end
+        counter = lexer_state.line_ctr
+        pos, line, line_start = counter.char_pos, counter.line, counter.line_start_pos
+        by_state, ignore, callbacks = self.by_state, self.ignore, self.callbacks
+        new = str.__new__
+        while pos < end:
+            scanner = by_state.get(parser_state.position) or self._scanner(parser_state)
+            match = scanner.match(text, pos, end)
+            if match is None:
+                raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
+                    text,
+                    pos,
+                    line,
+                    pos - line_start + 1,
+                    allowed=set(scanner.groupindex) - ignore,
+                    state=parser_state,
+                    token_history=lexer_state.last_token and [lexer_state.last_token],
+                )
+            value = match.group()
+            kind = match.lastgroup
+            token = new(Token, value)
+            token.type = kind  # type: ignore[assignment]
+            token.value = value
+            token.start_pos = pos
+            token.line = line
+            token.column = pos - line_start + 1
+            newlines = value.count("\n")
+            if newlines:
+                line += newlines
+                line_start = pos + value.rindex("\n") + 1
+            pos = match.end()
+            token.end_line = line
+            token.end_column = pos - line_start + 1
+            token.end_pos = pos
+            counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start
+            counter.column = token.end_column
+            if kind in callbacks:
+                token = callbacks[kind](token)  # type: ignore[index]
+            if kind not in ignore:
+                lexer_state.last_token = token
+                yield token
+
+
 # A statement of plain words: printable ASCII without quotes, "#", or backslashes, separated
-# by nginx's whitespace; str.split() splits it exactly as nginx would.
-_PLAIN = re.compile(r"[ \t\r\n]*[!$-&(-\[\]-~][ \t\r\n!$-&(-\[\]-~]*[;{]")
+# by nginx's whitespace; str.split() splits it exactly as nginx would.  Group 1: the gap
+# before it.
+_PLAIN = re.compile(r"([ \t\r\n]*)[!$-&(-\[\]-~][ \t\r\n!$-&(-\[\]-~]*[;{]")
+
+
+class _PlainArgs(dict[str, Arg]):
+    """Bare words repeat (on, off, $host, ...): one shared Arg each, never mutated."""
+
+    def __missing__(self, word: str) -> Arg:
+        arg = self[word] = Arg(word)
+        return arg
 
 
 class _Builder(lark.Transformer[Token, list[Node]]):
@@ -78,41 +175,45 @@ class _Builder(lark.Transformer[Token, list[Node]]):
         self.path = path
         self.comments = comments
         self.words: _Words | None = None
-        self.plain_args: dict[str, Arg] = {}
-
-    def _plain_arg(self, word: str) -> Arg:
-        """Bare words repeat (on, off, $host, ...): one shared Arg each, never mutated."""
-        arg = self.plain_args.get(word)
-        if arg is None:
-            arg = self.plain_args[word] = Arg(word)
-        return arg
+        self.plain_args = _PlainArgs()
+        self.quoted_args: dict[tuple[str, str], Arg] = {}
 
     def _directive_from(self, token: Token, block: list[Node] | None) -> Directive:
         """A directive from a SIMPLE or BLOCK_START token: words, lines, comments inside."""
-        text = str(token)
-        if _PLAIN.fullmatch(text):
-            # The common case: bare words only, split on nginx's whitespace.
-            words = text[:-1].split()
-            lead = len(text) - len(text.lstrip(" \t\r\n"))
-            start = token.start_pos or 0
-            return Directive(
-                name=intern(words[0]),
-                args=[self._plain_arg(word) for word in words[1:]],
-                file=self.path,
-                line=(token.line or 1) + text.count("\n", 0, lead),
-                end_line=token.end_line or 1,
-                block=block,
-                pos=start + lead,
-                end_pos=token.end_pos or 0,
-            )
-        return self._directive_slow(token, block)
+        text: str = token.value  # the plain str (str(token) would copy it)
+        match = _PLAIN.fullmatch(text)
+        if match is None:
+            return self._directive_slow(token, block)
+        # The common case: bare words only, split on nginx's whitespace.
+        words = text[:-1].split()
+        lead = match.end(1)
+        end_line: int = token.end_line  # type: ignore[assignment]
+        line: int = token.line + text.count("\n", 0, lead)  # type: ignore[operator]
+        if line == end_line:
+            line = end_line  # one int object for both
+        plain = self.plain_args
+        return Directive(
+            intern(words[0]),
+            [plain[word] for word in words[1:]],
+            self.path,
+            line,
+            end_line,
+            block,
+            True,
+            None,
+            "",
+            token.start_pos + lead,  # type: ignore[operator]
+            token.end_pos,  # type: ignore[arg-type]
+        )
 
     def _directive_slow(self, token: Token, block: list[Node] | None) -> Directive:
         """Quotes, escapes, comments or unusual characters: split with the grammar's word patterns."""
         assert self.words is not None
-        text = str(token)
-        line = token.line or 1
-        start = token.start_pos or 0
+        text: str = token.value
+        line: int = token.line  # type: ignore[assignment]
+        start: int = token.start_pos  # type: ignore[assignment]
+        plain = self.plain_args
+        quoted = self.quoted_args
         args: list[Arg] = []
         first_line = 0
         first_pos = 0
@@ -130,24 +231,31 @@ class _Builder(lark.Transformer[Token, list[Node]]):
             if not args:
                 first_line, first_pos = line, start + match.start()
             if kind == "w":
-                args.append(Arg(_unescape(piece) if "\\" in piece else piece))
+                args.append(plain[_unescape(piece) if "\\" in piece else piece])
             elif kind == "q":
-                args.append(Arg(_unescape(piece[1:-1]), piece[0]))
+                key = (_unescape(piece[1:-1]), piece[0])
+                arg = quoted.get(key)
+                if arg is None:
+                    arg = quoted[key] = Arg(*key)
+                args.append(arg)
                 line += piece.count("\n")
             else:
                 line += piece.count("\n")
                 args.append(Arg(_unescape(piece[1:-2]), piece[0], bad_follow=piece[-1], bad_line=line))
         name = args[0]
+        end_line: int = token.end_line or line  # type: ignore[assignment]
         return Directive(
-            name=name.value,
-            args=args[1:],
-            file=self.path,
-            line=first_line,
-            end_line=token.end_line or line,
-            block=block,
-            name_quote=name.quote,
-            pos=first_pos,
-            end_pos=token.end_pos or 0,
+            intern(name.value),
+            args[1:],
+            self.path,
+            end_line if first_line == end_line else first_line,
+            end_line,
+            block,
+            True,
+            None,
+            name.quote,
+            first_pos,
+            token.end_pos,  # type: ignore[arg-type]
         )
 
     # Terminal callbacks run when the parser shifts the token, so each statement becomes a
@@ -202,6 +310,23 @@ class _Builder(lark.Transformer[Token, list[Node]]):
                 self.comments.append((start + match.start(), line, match.group()))
 
 
+class without_gc:  # a context manager, named like contextlib's
+    """No cyclic garbage collection while a configuration is read (nginx allocates its
+    configuration from pools, freed as a whole).  Parsing only allocates: the tree and the
+    settings live on, so the collector's passes over a growing heap find nothing, and
+    cost as much as the parse.  Nestable; the collector runs again after the outermost."""
+
+    __slots__ = ("enabled",)
+
+    def __enter__(self) -> None:
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            gc.enable()
+
+
 # A comment as found: (offset in the file, line, text with its "#").
 Comment_ = tuple[int, int, str]
 
@@ -215,7 +340,7 @@ class _Parser:
         self.lark = lark.Lark(
             _grammar_text(),
             parser="lalr",
-            lexer="contextual",
+            lexer=_StatementLexer,
             transformer=self.builder,
             lexer_callbacks={"COMMENT": self._comment},
             start=["start", "words"],
@@ -228,8 +353,13 @@ class _Parser:
         return token
 
     def parse(self, text: str, path: str) -> ConfFile:
+        with without_gc():
+            return self._parse(text, path)
+
+    def _parse(self, text: str, path: str) -> ConfFile:
         self.builder.path = path
-        self.builder.plain_args = {}
+        self.builder.plain_args = _PlainArgs()
+        self.builder.quoted_args = {}
         self.comments.clear()
         conf = ConfFile(path=path, text=text)
         try:
