@@ -185,17 +185,21 @@ class Loader:
     # -- one directive (ngx_conf_handler) ---------------------------------------------
 
     def handle(self, directive: Directive, scope: Scope) -> None:
-        for arg in directive.args:
+        args = directive.args
+        for arg in args:
             if arg.bad_follow is not None:
                 raise ConfError(f'unexpected "{arg.bad_follow}"', directive.file, arg.bad_line)
         self.current = directive
         self.handled.append(directive)
         name = directive.name
-        entries = _entries(self.registry, name)
         if self.loaded_modules:
-            entries = [e for e in entries if not e.spec.dynamic or e.spec.module in self.loaded_modules]
+            entries = [
+                e
+                for e in _entries(self.registry, name)
+                if not e.spec.dynamic or e.spec.module in self.loaded_modules
+            ]
         else:
-            entries = [e for e in entries if not e.spec.dynamic]
+            entries = _static_entries(self.registry, name)
         if not entries:
             raise self.error(f'unknown directive "{name}"')
         ctx = scope.ctx
@@ -204,12 +208,14 @@ class Loader:
                 break
         else:
             raise self.error(f'"{name}" directive is not allowed here')
-        is_block = directive.block is not None or directive.raw_block is not None
-        if not entry.is_block and is_block:
+        if entry.is_block:
+            if directive.block is None and directive.raw_block is None:
+                raise self.error(f'directive "{name}" has no opening "{{"')
+        elif directive.block is not None or directive.raw_block is not None:
             raise self.error(f'directive "{name}" is not terminated by ";"')
-        if entry.is_block and not is_block:
-            raise self.error(f'directive "{name}" has no opening "{{"')
-        if not entry.accepts(len(directive.args)):
+        nargs = len(args)
+        at_least = entry.at_least
+        if nargs < at_least if at_least >= 0 else nargs >= 8 or not entry.counts >> nargs & 1:
             raise self.error(f'invalid number of arguments in "{name}" directive')
         entry.setter(self, directive, scope, entry.spec)
         self.current = directive
@@ -479,6 +485,20 @@ def _entries(registry: Registry, name: str) -> list[_Entry]:
         )
     if registry is REGISTRY:
         _ENTRIES[name] = entries
+    return entries
+
+
+_STATIC_ENTRIES: dict[str, list[_Entry]] = {}
+
+
+def _static_entries(registry: Registry, name: str) -> list[_Entry]:
+    """The entries of the modules there without load_module (not the dynamic stream/mail)."""
+    cached = _STATIC_ENTRIES.get(name) if registry is REGISTRY else None
+    if cached is not None:
+        return cached
+    entries = [e for e in _entries(registry, name) if not e.spec.dynamic]
+    if registry is REGISTRY:
+        _STATIC_ENTRIES[name] = entries
     return entries
 
 

@@ -472,7 +472,9 @@ def core_listen(loader: Loader, directive: Directive, scope: Scope, spec: Spec) 
         else:
             raise loader.error(f'invalid parameter "{word}"')
     for family, address, port in url.addrs:
-        listen = dataclasses.replace(template, port=port)
+        # One Listen per address: the template itself when there is one (a copy costs).
+        listen = template if len(url.addrs) == 1 else dataclasses.replace(template)
+        listen.port = port
         if family == socket.AF_UNIX:
             listen.address = address
         elif family == socket.AF_INET6:

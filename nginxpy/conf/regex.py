@@ -32,9 +32,29 @@ _PCRE2_TEXT: dict[str, tuple[str, int | None]] = {
 }
 
 
+# Compiled patterns by (pattern, caseless): configurations repeat their regexes (the same
+# location in every server), and a compiled pattern is immutable.  re's own cache holds
+# 512 and is flushed in order, so a large configuration would compile them again.
+_COMPILED: dict[tuple[str, bool], re.Pattern[str]] = {}
+_MAX_COMPILED = 10_000
+
+
 def compile_regex(pattern: str, caseless: bool = False) -> re.Pattern[str]:
+    key = (pattern, caseless)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _compile(pattern, caseless)
+        if len(_COMPILED) >= _MAX_COMPILED:
+            _COMPILED.clear()
+        _COMPILED[key] = compiled
+    return compiled
+
+
+def _compile(pattern: str, caseless: bool) -> re.Pattern[str]:
     try:
-        return re.compile(to_python(pattern), re.IGNORECASE if caseless else 0)
+        return re.compile(
+            to_python(pattern) if "(?" in pattern else pattern, re.IGNORECASE if caseless else 0
+        )
     except re.error as error:
         text, where = _PCRE2_TEXT.get(error.msg, (error.msg, 0))
         offset = len(pattern) if where is None or error.pos is None else error.pos + where

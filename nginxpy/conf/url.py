@@ -7,6 +7,7 @@ host, port and optional URI part, with nginx's error texts ("invalid host",
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass, field
@@ -168,14 +169,24 @@ def _parse_inet6(result: Url, url: str, default_port: int, listen: bool, uri_par
         result.err = "no host"
         return result
     result.host = url[: close + 1]
-    try:
-        address = ipaddress.IPv6Address(inner)
-    except ValueError:
+    parsed = _ipv6(inner)
+    if parsed is None:
         result.err = "invalid IPv6 address"
         return result
-    result.wildcard = address.is_unspecified
-    result.addrs.append((socket.AF_INET6, str(address), result.port))
+    result.wildcard, text = parsed
+    result.addrs.append((socket.AF_INET6, text, result.port))
     return result
+
+
+@functools.lru_cache(maxsize=1024)
+def _ipv6(text: str) -> tuple[bool, str] | None:
+    """An IPv6 address: (unspecified, compressed text); None if invalid.  Cached: the
+    servers of a configuration listen on the same few addresses."""
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        return None
+    return address.is_unspecified, str(address)
 
 
 def addr_text(family: int, address: str, port: int) -> str:
