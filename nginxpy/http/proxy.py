@@ -527,6 +527,7 @@ class ResponseHead:
     chunked: bool = False
     connection_close: bool = False
     http09: bool = False  # no valid status line: the bytes are the body (nginx passes them as HTTP/0.9)
+    status_text: str = ""  # the status line from the code to its end, as sent: nginx's status_line
 
 
 @dataclass(slots=True)
@@ -573,7 +574,8 @@ def response_headers(conf: ProxyConf, head: ResponseHead, lookup: Lookup) -> Cli
         out.append((name, value))
     return ClientHeaders(
         status=head.status,
-        status_line=f"{head.status} {head.reason}".rstrip() if head.reason else str(head.status),
+        status_line=head.status_text
+        or (f"{head.status} {head.reason}".rstrip() if head.reason else str(head.status)),
         headers=out,
         content_type=content_type,
         content_length=head.content_length,
@@ -654,6 +656,7 @@ def _parse_head(head: bytes) -> ResponseHead:
     major, minor, code, reason = match.groups()
     version = f"HTTP/{int(major)}.{int(minor)}"
     response = ResponseHead(int(code), (reason or b"").decode("latin-1").strip(), version, [])
+    response.status_text = first[match.start(3) :].decode("latin-1")
     if (int(major), int(minor)) < (1, 1):
         response.connection_close = True
     for raw in lines[1:]:

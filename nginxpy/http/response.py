@@ -161,6 +161,9 @@ def header_bytes(r: Request) -> bytes:
     elif status == 304:
         r.header_only = True
     line = STATUS_LINES.get(status)
+    upstream_line = r.ctx.get("status_line")  # a proxied response keeps its upstream's status line
+    if upstream_line and upstream_line[:3] == f"{status:03d}":
+        line = upstream_line
     out = [f"HTTP/1.1 {line}\r\n" if line else f"HTTP/1.1 {status:03d} \r\n"]
     tokens = loc.server_tokens if loc is not None else "on"
     if not any(h[0].lower() == "server" for h in r.headers_out if h[1] != ""):
