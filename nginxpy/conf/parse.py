@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from sys import intern
+from typing import Any
 
 import lark
 from lark import Token
@@ -266,13 +267,21 @@ class _Builder(lark.Transformer[Token, list[Node]]):
     def BLOCK_START(self, token: Token) -> Directive:
         return self._directive_from(token, [])
 
-    def start(self, children: list[Directive]) -> list[Node]:
-        return children  # type: ignore[return-value]
+    def statements(self, children: list[Any]) -> list[Node]:
+        """The list grows by one statement per reduction (the rule is left-recursive)."""
+        if len(children) == 1:
+            return children  # the parser's own fresh list of the first statement
+        statements: list[Node] = children[0]
+        statements.append(children[1])
+        return statements
 
-    def block(self, children: list[Directive | Token]) -> Directive:
+    def start(self, children: list[list[Node]]) -> list[Node]:
+        return children[0] if children else []
+
+    def block(self, children: list[Any]) -> Directive:
         node, closing = children[0], children[-1]
         assert isinstance(node, Directive) and isinstance(closing, Token)
-        node.block = children[1:-1]  # type: ignore[assignment]
+        node.block = children[1] if len(children) == 3 else []
         self._comments_in(closing)
         node.end_pos = closing.end_pos or 0
         return node
