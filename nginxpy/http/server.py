@@ -118,6 +118,8 @@ class HttpServer:
         self.live: set[HttpConnection] = set()
         self.exiting = False
         self.worker_connections = 0
+        self.active = 0  # accepted client connections not closed yet
+        self.other_connections = 0  # connections that are not clients (a worker's channel)
         self.accept_scope = trio.CancelScope()
 
     def open_sockets(self) -> None:
@@ -178,7 +180,8 @@ class HttpServer:
                 if error.errno in (errno.ECONNABORTED, errno.EPROTO, errno.EAGAIN):
                     return True
                 raise
-            if self.worker_connections and len(self.live) + len(self.sockets) >= self.worker_connections:
+            used = self.active + len(self.sockets) + self.other_connections
+            if self.worker_connections and used >= self.worker_connections:
                 # ngx_get_connection: no free connection; nginx closes the accepted socket
                 self.log_error("alert", f"{self.worker_connections} worker_connections are not enough")
                 client.close()
@@ -187,10 +190,19 @@ class HttpServer:
             if client.family != socket.AF_UNIX:
                 client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.connections += 1
+            self.active += 1
             nursery.start_soon(self._handle, listener, client, peer, self.connections)
             return True
 
     async def _handle(self, listener: Listener, client: socket.socket, peer: object, number: int) -> None:
+        try:
+            await self._handle_client(listener, client, peer, number)
+        finally:
+            self.active -= 1
+
+    async def _handle_client(
+        self, listener: Listener, client: socket.socket, peer: object, number: int
+    ) -> None:
         family = client.family
         if family == socket.AF_UNIX:
             info = ConnInfo(number, listener.address, 0, "unix:", 0, family="unix")

@@ -72,6 +72,8 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self.daemonized = daemonized
         self.serve_scope = trio.CancelScope()
+        if channel is not None:
+            server.other_connections = 1  # as nginx, the channel takes one of worker_connections
         self.quitting = False
         self.terminating = False
 
