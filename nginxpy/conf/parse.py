@@ -195,7 +195,8 @@ class _Builder(lark.Transformer[Token, list[Node]]):
         plain = self.plain_args
         return Directive(
             intern(words[0]),
-            [plain[word] for word in words[1:]],
+            # sliced: a list of exactly its length (a comprehension's list has room to grow)
+            [plain[word] for word in words][1:],
             self.path,
             line,
             end_line,
