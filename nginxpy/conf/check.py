@@ -365,13 +365,20 @@ class Result:
         return self.main.messages
 
 
-def load(conf_file: str, prefix: str | None = None, global_directives: str | None = None) -> Result:
-    """Read and check a configuration as ``nginx -t`` does; never raises ConfError."""
+def load(
+    conf_file: str, prefix: str | None = None, global_directives: str | None = None, signaller: bool = False
+) -> Result:
+    """Read and check a configuration as ``nginx -t`` does; never raises ConfError.
+
+    ``signaller``: for ``-s``, whose process stops after reading the configuration, before
+    ngx_init_cycle creates the pid file, the paths and the log files."""
     with without_gc():
-        return _load(conf_file, prefix, global_directives)
+        return _load(conf_file, prefix, global_directives, signaller)
 
 
-def _load(conf_file: str, prefix: str | None, global_directives: str | None) -> Result:
+def _load(
+    conf_file: str, prefix: str | None, global_directives: str | None, signaller: bool = False
+) -> Result:
     from nginxpy.conf import handlers
 
     # With a prefix the caller has resolved conf_file against it already (as ngx_process_options).
@@ -388,7 +395,7 @@ def _load(conf_file: str, prefix: str | None, global_directives: str | None) -> 
         return Result(loader.main, error)
     # nginx says "syntax is ok" here, before its modules' init_conf and ngx_init_cycle's checks.
     try:
-        handlers.finish_main(loader)
+        handlers.finish_main(loader, create_files=not signaller)
     except ConfError as error:
         return Result(loader.main, error, syntax_ok=True)
     return Result(loader.main, syntax_ok=True)

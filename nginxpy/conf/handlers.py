@@ -1481,11 +1481,13 @@ def mail_server(loader: Loader, directive: Directive, scope: Scope, spec: Spec) 
 # -- the end of the main context ------------------------------------------------------
 
 
-def finish_main(loader: Loader) -> None:
+def finish_main(loader: Loader, create_files: bool = True) -> None:
     """Checks nginx makes once the whole file is read (ngx_init_cycle after parsing)."""
     events = loader.main.events
     if events is None:
         raise ConfError('no "events" section in configuration')
+    if not create_files:
+        return
     pid = loader.main.values.get("pid")
     if isinstance(pid, str):
         _open_for_append(loader.paths.full_name(pid))

@@ -29,7 +29,7 @@ def send(options: cli.Options) -> int:
     prefix, conf_file = cli.resolve_paths(options)
     log = cli.make_error_log(options, prefix)
     try:
-        result = load(conf_file, prefix=prefix, global_directives=options.conf_params)
+        result = load(conf_file, prefix=prefix, global_directives=options.conf_params, signaller=True)
         for message in result.messages:
             cli.report(log, message.level, cli._text(message))
         if result.error is not None:
