@@ -218,11 +218,23 @@ def _referenced(directive: Directive) -> list[str]:
     for index, arg in enumerate(directive.args):
         if "$" not in arg.value or (skip_first and index == 0):
             continue
+        names.extend(_variables(arg.value.strip("()") if directive.name == "if" else arg.value))
+    return names
+
+
+_VARIABLES: dict[str, tuple[str, ...]] = {}
+
+
+def _variables(source: str) -> tuple[str, ...]:
+    """The variables a value uses (none if it does not compile); words repeat, so cached."""
+    names = _VARIABLES.get(source)
+    if names is None:
         try:
-            value = compile_value(arg.value.strip("()") if directive.name == "if" else arg.value)
+            names = tuple(compile_value(source).variables)
         except ScriptError:
-            continue
-        names.extend(value.variables)
+            names = ()
+        if len(_VARIABLES) < 100_000:
+            _VARIABLES[source] = names
     return names
 
 

@@ -116,8 +116,9 @@ class _StatementLexer(lark.lexer.Lexer):
         pos, line, line_start = counter.char_pos, counter.line, counter.line_start_pos
         by_state, ignore, callbacks = self.by_state, self.ignore, self.callbacks
         new = str.__new__
+        stack = parser_state.state_stack  # its top is parser_state.position (a property)
         while pos < end:
-            scanner = by_state.get(parser_state.position) or self._scanner(parser_state)
+            scanner = by_state.get(stack[-1]) or self._scanner(parser_state)
             match = scanner.match(text, pos, end)
             if match is None:
                 raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
