@@ -119,6 +119,7 @@ class HttpServer:
         self.exiting = False
         self.worker_connections = 0
         self.active = 0  # accepted client connections not closed yet
+        self.accept_burst = 64  # connections accepted per wake-up (1: nginx's "multi_accept off")
         self.other_connections = 0  # connections that are not clients (a worker's channel)
         self.accept_scope = trio.CancelScope()
 
@@ -162,7 +163,7 @@ class HttpServer:
         """Wait until the listening socket is readable, then accept (non-blocking) what is there."""
         while True:
             await trio.lowlevel.wait_readable(sock)
-            for _ in range(64):
+            for _ in range(self.accept_burst):
                 if not await self._accept_one(listener, sock, nursery):
                     break
 

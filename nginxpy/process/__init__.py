@@ -15,6 +15,6 @@ what to do through a socket pair per worker, nginx's "channel".
 IMPLEMENTED = frozenset(
     """
     daemon master_process pid worker_processes worker_connections worker_rlimit_nofile
-    worker_shutdown_timeout user env error_log events include
+    worker_shutdown_timeout user env error_log events include multi_accept
     """.split()
 )

@@ -40,6 +40,7 @@ class CoreConf:
     shutdown_timeout: float | None = None  # seconds
     user: tuple[str, str] | None = None  # only when the master runs as root
     env: list[str] = field(default_factory=list)
+    multi_accept: bool = False
 
 
 def core_conf(main: MainScope, prefix: str) -> CoreConf:
@@ -52,6 +53,7 @@ def core_conf(main: MainScope, prefix: str) -> CoreConf:
     events = main.events
     if events is not None:
         conf.worker_connections = int(events.values.get("worker_connections", DEFAULT_WORKER_CONNECTIONS))
+        conf.multi_accept = bool(events.values.get("multi_accept", False))
     nofile = main.values.get("worker_rlimit_nofile")
     conf.rlimit_nofile = int(nofile) if nofile is not None else None
     timeout = main.values.get("worker_shutdown_timeout")
@@ -197,4 +199,7 @@ def init_cycle(
         report("emerg", str(error))
         return None
     server.worker_connections = core.worker_connections
+    # multi_accept off (the default): one connection per wake-up, so that workers sharing a
+    # listening socket share its connections
+    server.accept_burst = 64 if core.multi_accept else 1
     return Cycle(main, core, server, log, listening)
