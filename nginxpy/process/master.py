@@ -22,12 +22,14 @@ import socket
 import time
 from dataclasses import dataclass
 
+import trio
+
 from nginxpy import cli, versions
 from nginxpy.errorlog import ErrorLog
 from nginxpy.process import daemon as daemon_mod
 from nginxpy.process import pidfile
 from nginxpy.process.cycle import Cycle, init_cycle
-from nginxpy.process.worker import CMD_QUIT, CMD_REOPEN, CMD_TERMINATE, run_worker, signal_name
+from nginxpy.process.worker import CMD_QUIT, CMD_REOPEN, CMD_TERMINATE, Worker, run_worker, signal_name
 
 MASTER_SIGNALS = {
     signal.SIGCHLD,
@@ -115,16 +117,34 @@ def run(options: cli.Options) -> int:
         return 1
     redirect_stderr(cycle.log)
     if not core.master:
-        from nginxpy import runtime
-
-        cycle.server.sockets = cycle.listening.for_slot(0)
-        try:
-            return runtime.serve_single(cycle.server, options, detached.ready if detached else None)
-        finally:
-            cycle.listening.close()
-            pidfile.remove_quietly(core.pid_path)
+        return single_process(options, cycle, detached)
     master = Master(options, cycle, detached)
     return master.loop()
+
+
+def single_process(options: cli.Options, cycle: Cycle, detached: daemon_mod.Detached | None) -> int:
+    """ngx_single_process_cycle: this process is the only worker (reload keeps its sockets)."""
+    from nginxpy import runtime
+
+    server = cycle.server
+    server.sockets = cycle.listening.for_slot(0)
+    worker = Worker(
+        server,
+        cycle.log,
+        None,
+        cycle.core.shutdown_timeout,
+        daemonized=detached is not None,
+        reload=lambda: runtime.reload(server, options),
+    )
+    if detached is not None:
+        worker.on_started = detached.ready
+    try:
+        trio.run(worker.main)
+        worker.notice("exit")
+    finally:
+        cycle.listening.close()
+        pidfile.remove_quietly(cycle.core.pid_path)
+    return 0
 
 
 class Master:

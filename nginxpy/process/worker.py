@@ -24,7 +24,7 @@ import signal
 import socket
 import sys
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, NoReturn
 
 import trio
@@ -65,17 +65,20 @@ class Worker:
         channel: socket.socket | None,
         shutdown_timeout: float | None,
         daemonized: bool = True,
+        reload: Callable[[], None] | None = None,
     ) -> None:
         self.server = server
         self.log = log
         self.channel = channel
         self.shutdown_timeout = shutdown_timeout
         self.daemonized = daemonized
+        self.reload = reload  # master_process off: SIGHUP reloads in this process
         self.serve_scope = trio.CancelScope()
         if channel is not None:
             server.other_connections = 1  # as nginx, the channel takes one of worker_connections
         self.quitting = False
         self.terminating = False
+        self.on_started: Callable[[], None] | None = None
 
     def notice(self, text: str) -> None:
         with contextlib.suppress(OSError):
@@ -125,6 +128,8 @@ class Worker:
                             with contextlib.suppress(OSError):
                                 self.channel.send(READY)
                         task_status.started()
+                        if self.on_started is not None:
+                            self.on_started()
                 if not self.terminating:
                     self.notice("exiting")
                 nursery.cancel_scope.cancel()
@@ -142,6 +147,11 @@ class Worker:
             elif signum == signal.SIGUSR1:
                 self.notice(f"signal {signum} ({name}) received, reopening logs")
                 self.reopen()
+            elif signum == signal.SIGHUP and self.reload is not None:
+                self.notice(f"signal {signum} ({name}) received, reconfiguring")
+                if not (self.quitting or self.terminating):
+                    self.notice("reconfiguring")
+                    self.reload()
             elif signum in (signal.SIGHUP, signal.SIGUSR2):
                 self.notice(f"signal {signum} ({name}) received, ignoring")
             else:

@@ -180,3 +180,29 @@ def test_worker_connections_limit_as_nginx(tmp_path: Path, kind: str) -> None:
         with contextlib.suppress(ConnectionResetError):
             assert third.recv(100) == b""  # closed at once
         srv.wait_logged(f"[alert] {worker}#{worker}: 4 worker_connections are not enough")
+
+
+def test_master_process_off_daemon_reload_and_quit(tmp_path: Path) -> None:
+    port = free_port()
+    srv = Server(tmp_path / "nginxpy", "master_process off;\n" + conf(port))
+    try:
+        assert srv.start().returncode == 0
+        assert srv.workers() == []  # one process serves
+        assert http_get(port) == (200, b"one\n")
+        srv.write_conf("master_process off;\n" + conf(port, "two"))
+        assert srv.run("-s", "reload").returncode == 0
+        srv.wait_logged(f"[notice] {srv.master}#{srv.master}: reconfiguring")
+        wait_for(lambda: http_get(port) == (200, b"two\n"), what="the new configuration")
+        assert srv.run("-s", "quit").returncode == 0
+        wait_for(lambda: not alive(srv.master), what="the process to exit")
+        assert not srv.pid_path.exists()
+        log = srv.log_text()
+        for line in (
+            "signal 3 (SIGQUIT) received, shutting down",
+            "gracefully shutting down",
+            "exiting",
+            "exit",
+        ):
+            assert f"[notice] {srv.master}#{srv.master}: {line}\n" in log
+    finally:
+        srv.stop()
