@@ -6,6 +6,9 @@ Each server runs as nginx runs by default (daemon, master process, N workers) on
 loopback, answering ``return 200`` without an access log.  Prints requests/s per
 server and worker count and the 2-worker/1-worker ratio (target for nginxpy: >= 1.6x
 on a 2-core machine; wrk itself takes part of one core, so the ceiling is below 2x).
+Also prints how many CPUs the workers got during the run and the load average: on a
+machine busy with other work the 2-worker figure says more about the CPUs left than
+about the workers.
 """
 
 from __future__ import annotations
@@ -76,6 +79,20 @@ def stop(pid: int, prefix: Path) -> None:
         time.sleep(0.05)
 
 
+def worker_cpu(master: int) -> float:
+    """CPU seconds used so far by the master's children (the workers)."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return 0.0
+    total = 0
+    for pid in children:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(port: int, duration: int, connections: int, threads: int) -> float:
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", f"http://127.0.0.1:{port}/r"],
@@ -104,11 +121,16 @@ def main() -> None:
                 pid, port, prefix = start(kind, workers, Path(tmp))
                 try:
                     wrk(port, 1, args.connections, args.threads)  # warm-up
+                    cpu = worker_cpu(pid)
                     rps = wrk(port, args.duration, args.connections, args.threads)
+                    cpu = (worker_cpu(pid) - cpu) / args.duration
                 finally:
                     stop(pid, prefix)
                 results[(kind, workers)] = rps
-                print(f"{kind:8} {workers} worker(s): {rps:10.0f} requests/s")
+                print(
+                    f"{kind:8} {workers} worker(s): {rps:10.0f} requests/s"
+                    f"  (workers used {cpu:.2f} CPUs; load average {os.getloadavg()[0]:.1f})"
+                )
     print(f"cores: {os.cpu_count()}")
     for kind in ("nginx", "nginxpy"):
         ratio = results[(kind, 2)] / results[(kind, 1)]
