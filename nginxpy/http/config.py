@@ -248,7 +248,12 @@ class Builder:
         return conf
 
     def error_log(self, scope: Scope) -> tuple[str, str]:
-        entries = scope.get("error_log")
+        # ngx_http_core_merge_loc_conf: an unset error_log is the enclosing level's, up to main's
+        current: Scope | None = scope
+        entries = None
+        while current is not None and not entries:
+            entries = current.values.get("error_log")
+            current = current.parent
         if not entries:
             return "stderr", "error"
         path, level = entries[0]

@@ -584,6 +584,14 @@ async def _send_response(
             r.vars.setdefault("upstream_http_" + name.lower().replace("-", "_"), value)
         if conf.intercept_errors and head.status >= 300 and head.status in _interceptable(r):
             return head.status
+        if head.http09:
+            # ngx_http_proxy_process_status_line: logged, then the client gets the bytes as they are
+            conn.log_error(
+                "error",
+                "upstream sent no valid HTTP/1.0 header while reading response header from upstream",
+                r,
+            )
+            r.version = 9
         out = response_headers(conf, head, lookup)
         r.status = out.status
         r.ctx["status_line"] = out.status_line
@@ -604,8 +612,10 @@ async def _send_response(
             keep = not head.connection_close
             await conn.finish_body(r)
             return 0
-        keep = await _relay_body(r, conn, conf, head, rest, stream)
-        await conn.finish_body(r)
+        buffering = conf.buffering if out.buffering is None else out.buffering
+        keep, complete = await _relay_body(r, conn, conf, head, rest, stream, buffering)
+        if complete:
+            await conn.finish_body(r)
         return 0
     finally:
         if keep and group.pool is not None and group.pool.give(pool_key, stream, reused + 1):
@@ -620,15 +630,55 @@ def _interceptable(r: Any) -> set[int]:
     return set(pages)
 
 
+class _RelayFailed(Exception):
+    """Reading the response body failed: nginx's error-log text."""
+
+
 async def _relay_body(
-    r: Any, conn: Any, conf: ProxyConf, head: ResponseHead, rest: bytes, stream: trio.abc.Stream
-) -> bool:
-    """Copy the response body; True when the upstream connection may be kept."""
+    r: Any,
+    conn: Any,
+    conf: ProxyConf,
+    head: ResponseHead,
+    rest: bytes,
+    stream: trio.abc.Stream,
+    buffering: bool,
+) -> tuple[bool, bool]:
+    """Copy the response body: (the upstream connection may be kept, the body is complete).
+
+    When the upstream fails midway nginx logs it, sends what it has and closes the client
+    connection without ending the body (no last chunk).
+    """
+    try:
+        return await _copy_body(r, conn, conf, head, rest, stream, buffering)
+    except _RelayFailed as failed:
+        conn.log_error("error", f"{failed} while reading upstream", r)
+        r.keepalive = False
+        conn.close_after = True
+        return False, False
+
+
+async def _copy_body(
+    r: Any,
+    conn: Any,
+    conf: ProxyConf,
+    head: ResponseHead,
+    rest: bytes,
+    stream: trio.abc.Stream,
+    buffering: bool,
+) -> tuple[bool, bool]:
     size = max(conf.buffer_size, 4096)
+    read_timeout = conf.read_timeout
 
     async def receive() -> bytes | bytearray:
-        with trio.fail_after(conf.read_timeout):
-            return await stream.receive_some(size)
+        try:
+            with trio.fail_after(read_timeout):
+                return await stream.receive_some(size)
+        except trio.TooSlowError:
+            raise _RelayFailed("upstream timed out (110: Connection timed out)") from None
+        except (trio.BrokenResourceError, OSError) as err:
+            code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
+            call = "readv()" if buffering else "recv()"  # the event pipe reads with readv()
+            raise _RelayFailed(f"{call} failed ({code}: {os.strerror(code)})") from None
 
     if head.chunked:
         from nginxpy.http.parse import ChunkedDecoder
@@ -641,31 +691,48 @@ async def _relay_body(
                 try:
                     pieces, tail = decoder.feed(tail + data.decode("latin-1"))
                 except Exception:
-                    conn.log_error("error", "upstream sent invalid chunked response", r)
-                    return False
+                    raise _RelayFailed("upstream sent invalid chunked response") from None
                 for piece in pieces:
                     if piece:
                         await conn.send_body(r, piece.encode("latin-1"))
                 if decoder.done:
-                    return not head.connection_close
+                    return not head.connection_close, True
             data = await receive()
             if not data:
-                conn.log_error("error", "upstream prematurely closed connection while reading upstream", r)
-                return False
+                raise _RelayFailed("upstream prematurely closed connection")
     remaining = head.content_length
     data = rest
+    send_body = conn.send_body
+    flush = getattr(conn, "flush", None)
+    # proxy_buffering on: nginx's pipe passes buffers on once full (or at the end); what sits in
+    # a partly filled one when the upstream fails is never sent.  Off: each read goes out at once.
+    unit = size if buffering else 0
+    pending = bytearray()
     while True:
         if data:
             if remaining >= 0:
                 if len(data) > remaining:
                     data = data[:remaining]
                 remaining -= len(data)
-            await conn.send_body(r, data)
+            if not unit or (not pending and len(data) >= unit):
+                await send_body(r, data)
+            else:
+                pending += data
+                if len(pending) >= unit:
+                    await send_body(r, bytes(pending))
+                    pending.clear()
         if remaining == 0:
-            return not head.connection_close
+            break
+        if flush is not None and not unit:
+            await flush()
         data = await receive()
         if not data:
-            return False
+            if remaining > 0:
+                raise _RelayFailed("upstream prematurely closed connection")
+            break
+    if pending:
+        await send_body(r, bytes(pending))
+    return remaining == 0 and not head.connection_close, True
 
 
 async def _upgrade(r: Any, conn: Any, conf: ProxyConf, rest: bytes, stream: trio.abc.Stream) -> int:
@@ -689,9 +756,7 @@ async def _upgrade(r: Any, conn: Any, conf: ProxyConf, rest: bytes, stream: trio
         await trio.aclose_forcefully(client_stream)
     r.body_bytes_sent += result.to_client
     r.bytes_sent += result.to_client
-    if result.reason == "upstream_timeout":
-        conn.log_error("error", f"{result.error} while proxying upgraded connection", r)
-    elif result.reason == "client_timeout":
+    if result.reason == "upstream_timeout" or result.reason == "client_timeout":
         conn.log_error("info", f"{result.error} while proxying upgraded connection", r)
     r.keepalive = False
     # The runtime does not log a connection it handed over: the tunnel's request is logged

@@ -174,7 +174,7 @@ async def ws_app(backends: Backends, stream: trio.abc.Stream) -> None:
 
 
 async def reset_app(backends: Backends, stream: trio.abc.Stream) -> None:
-    """Half a response, then a TCP reset."""
+    """Part of a response, then a TCP reset."""
     await _read_head(stream)
     await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000)
     _hard_close(stream)
@@ -188,7 +188,8 @@ async def stall_app(backends: Backends, stream: trio.abc.Stream) -> None:
 
 
 async def garbage_app(backends: Backends, stream: trio.abc.Stream) -> None:
-    await _read_head(stream)
+    """Garbage in answer to whatever comes first (an HTTP request or a TLS ClientHello)."""
+    await stream.receive_some(65536)
     await stream.send_all(b"\x00\x01 this is no HTTP\r\nat all\r\n\r\n")
 
 
@@ -381,8 +382,14 @@ class Reply:
     body: bytes
 
 
-def exchange(port: int, data: bytes, tls: ssl.SSLContext | None = None, timeout: float = 10.0) -> Reply:
-    """Send ``data``, read to EOF."""
+def exchange(
+    port: int,
+    data: bytes,
+    tls: ssl.SSLContext | None = None,
+    timeout: float = 10.0,
+    when: tuple[bytes, threading.Event] | None = None,
+) -> Reply:
+    """Send ``data``, read to EOF; ``when=(marker, event)`` sets the event once ``marker`` came."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     conn: socket.socket = tls.wrap_socket(sock, server_hostname="localhost") if tls is not None else sock
     with conn:
@@ -396,6 +403,9 @@ def exchange(port: int, data: bytes, tls: ssl.SSLContext | None = None, timeout:
             if not chunk:
                 break
             chunks.append(chunk)
+            if when is not None and when[0] in b"".join(chunks):
+                when[1].set()
+                when = None
     raw = b"".join(chunks)
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = [line for line in head.decode("latin-1").split("\r\n") if not line.lower().startswith("date:")]
