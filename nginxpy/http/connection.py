@@ -26,7 +26,14 @@ import trio
 
 from nginxpy.http import core
 from nginxpy.http.config import Listener, ServerConf
-from nginxpy.http.parse import BadRequest, ChunkedDecoder, RequestHead, parse_head, parse_request_line
+from nginxpy.http.parse import (
+    BadRequest,
+    ChunkedDecoder,
+    RequestHead,
+    RequestLineScanner,
+    parse_head,
+    parse_request_line,
+)
 from nginxpy.http.request import ConnInfo, Request
 from nginxpy.http.response import header_bytes, headers_filter
 
@@ -232,10 +239,20 @@ class HttpConnection:
             del buffer[:1]
             if not buffer:
                 await self._receive(deadline)
+        scanner: RequestLineScanner | None = None
         while True:
             line_end = buffer.find(b"\n")
             if line_end >= 0:
                 break
+            # nginx answers at the first byte that cannot be part of a request line
+            if scanner is None:
+                scanner = RequestLineScanner()
+            error = scanner.feed(buffer[scanner.pos :].decode("latin-1"))
+            if error is not None:
+                r.request_line = buffer.split(b"\r", 1)[0].decode("latin-1")
+                if scanner.protocol:
+                    r.protocol = ""
+                raise error
             if len(buffer) >= large:
                 r.request_line = buffer[:large].decode("latin-1")
                 raise BadRequest(414, "client sent too long URI")
@@ -246,9 +263,20 @@ class HttpConnection:
         if first.endswith("\r"):
             first = first[:-1]
         r.request_line = first
-        request_line = parse_request_line(first)
+        try:
+            request_line = parse_request_line(first)
+        except BadRequest:
+            # what nginx's $request and $server_protocol show for a line it gave up on
+            r.request_line = first.split("\r", 1)[0]
+            scanner = RequestLineScanner()
+            scanner.feed(first)
+            if scanner.protocol:
+                r.protocol = ""
+            raise
         if line_end + 1 > large and line_end + 1 > small:
+            r.request_line = first[:large]  # what fitted in the buffer
             raise BadRequest(414, "client sent too long URI")
+        core.process_request_line(r, request_line, self.addr)
         if request_line.version == 9:
             del buffer[: line_end + 1]
             r.request_length = line_end + 1
@@ -276,12 +304,17 @@ class HttpConnection:
                 raise BadRequest(494, "client sent too large request")
         del buffer[:body]
         r.request_length = body
-        return parse_head(
-            text,
-            allow_underscores=server.underscores_in_headers,
-            ignore_invalid=server.ignore_invalid_headers,
-            request_line=request_line,
-        )
+        try:
+            return parse_head(
+                text,
+                allow_underscores=server.underscores_in_headers,
+                ignore_invalid=server.ignore_invalid_headers,
+                request_line=request_line,
+            )
+        except BadRequest as error:
+            if error.offset >= 0:
+                r.request_length = error.offset  # the lines before the bad one
+            raise
 
     def _start_body(self, r: Request) -> None:
         if r.chunked_in:
@@ -302,6 +335,8 @@ class HttpConnection:
         if expect is None or r.version < 1001 or expect.lower() != "100-continue":
             return
         await self._send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        r.bytes_sent += 25  # nginx counts it in $bytes_sent and $body_bytes_sent
+        r.body_bytes_sent += 25
 
     async def read_body(self, r: Request) -> bytes:
         """The whole request body, decoded (ngx_http_read_client_request_body)."""
@@ -314,9 +349,10 @@ class HttpConnection:
         r.keepalive = False
         return self.take_over()
 
-    async def iter_body(self, r: Request) -> AsyncIterator[bytes]:
+    async def iter_body(self, r: Request, count: bool = True) -> AsyncIterator[bytes]:
         """The request body, decoded, in pieces (client_body_timeout between reads;
-        client_max_body_size enforced for chunked bodies)."""
+        client_max_body_size enforced for chunked bodies).  ``count``: the bytes add to
+        $request_length (not when the body is discarded, as nginx)."""
         await self._expect(r)
         assert r.loc is not None
         timeout = r.loc.client_body_timeout / 1000
@@ -330,7 +366,8 @@ class HttpConnection:
             if self.chunked is not None:
                 pieces, rest = self.chunked.feed(self.buffer.decode("latin-1"))
                 consumed = len(self.buffer) - len(rest)
-                r.request_length += consumed
+                if count:
+                    r.request_length += consumed
                 del self.buffer[:consumed]
                 if limit and self.chunked.size > limit:
                     self.log_error(
@@ -343,7 +380,7 @@ class HttpConnection:
                     raise BadRequest(413, "too large")
                 if self.chunked.done:
                     self.body_done = True
-                    r.content_length_in = self.chunked.size
+                    r.content_length_in = self.chunked.size if count else 0
                 for text in pieces:
                     if text:
                         yield text.encode("latin-1")
@@ -357,7 +394,8 @@ class HttpConnection:
                 piece = bytes(self.buffer[:take])
                 del self.buffer[:take]
                 self.body_left -= take
-                r.request_length += take
+                if count:
+                    r.request_length += take
                 if self.body_left == 0:
                     self.body_done = True
                 if piece:
@@ -373,7 +411,6 @@ class HttpConnection:
         if self.chunked is not None:
             _, rest = self.chunked.feed(self.buffer.decode("latin-1"))
             consumed = len(self.buffer) - len(rest)
-            r.request_length += consumed
             del self.buffer[:consumed]
             if self.chunked.done:
                 self.body_done = True
@@ -382,7 +419,6 @@ class HttpConnection:
             take = min(self.body_left, len(self.buffer))
             del self.buffer[:take]
             self.body_left -= take
-            r.request_length += take
             self.body_done = self.body_left == 0
 
     async def _drain_body(self, r: Request) -> bool:
@@ -391,7 +427,7 @@ class HttpConnection:
             return True
         try:
             with trio.move_on_after(5):
-                async for _ in self.iter_body(r):
+                async for _ in self.iter_body(r, count=not r.ctx.get("discarding")):
                     pass
                 return True
         except BadRequest:
@@ -523,6 +559,9 @@ class HttpConnection:
             return
         if r.version == 9 or not r.keepalive or self.close_after:
             await self.flush()
+            if not self.body_done and r.ctx.get("discarding") and not self.close_after:
+                # ngx_http_finalize_connection: the request ends (is logged) once its body is read
+                await self._drain_body(r)
             self.server.access_log(r)
             if not self.body_done or self.buffer:
                 await self._linger()

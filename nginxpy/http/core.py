@@ -57,16 +57,25 @@ UNIQUE_HEADERS = frozenset(
 KEEPALIVE_OFF_CODES = frozenset((400, 413, 414, 497, 495, 496, 500, 501))
 
 
-def init_request(r: Request, head: RequestHead, addr: AddrConf) -> None:
-    """Fill the request from its head; raise BadRequest as ngx_http_process_request_headers."""
+def process_request_line(r: Request, head: RequestHead, addr: AddrConf) -> None:
+    """What nginx knows once the request line is parsed, before the header lines
+    (ngx_http_process_request_line, ngx_http_process_request_uri): a header error is then
+    logged with the method, the URI and the protocol."""
     r.method = head.method
     r.request_line = head.request_line
     r.version = head.version
-    r.protocol = head.protocol
+    r.protocol = head.protocol or None
     r.request_uri = (
         head.target if head.host is None else (head.path + ("?" + head.args if "?" in head.target else ""))
     )
     r.args = head.args
+    r.uri = parse_complex_uri(head.path, addr.default.merge_slashes) if head.complex else head.path
+
+
+def init_request(r: Request, head: RequestHead, addr: AddrConf) -> None:
+    """Fill the request from its head; raise BadRequest as ngx_http_process_request_headers."""
+    if not r.method:
+        process_request_line(r, head, addr)
     r.headers = head.headers
     r.server = addr.default
     r.loc = addr.default.loc
@@ -103,11 +112,9 @@ def init_request(r: Request, head: RequestHead, addr: AddrConf) -> None:
 
         assert isinstance(match, re.Match)
         r.set_captures(match)
-    # the URI
-    if head.complex:
+    # the URI (again if the virtual server merges slashes otherwise)
+    if head.complex and server.merge_slashes != addr.default.merge_slashes:
         r.uri = parse_complex_uri(head.path, server.merge_slashes)
-    else:
-        r.uri = head.path
     r.exten = exten_of(r.uri)
     if head.version == 9:
         r.keepalive = False

@@ -31,6 +31,7 @@ class BadRequest(Exception):
         self.status = status
         self.log = log
         self.http09 = http09  # the answer is HTTP/0.9: a body without a head
+        self.offset = -1  # a bad header line: where it starts in the head (nginx's request_length)
 
 
 @dataclass(slots=True)
@@ -75,6 +76,7 @@ def parse_request_line(line: str) -> RequestHead:
     if _CONTROL.search(target):
         raise BadRequest(400, "client sent invalid request")
     host = None
+    tail = ""
     if target[0] == "/":
         path_and_args = target
     else:
@@ -89,6 +91,8 @@ def parse_request_line(line: str) -> RequestHead:
             raise BadRequest(400, "client sent invalid request")
         path_and_args = tail if tail.startswith("/") else "/" + tail
     if rest is None or rest == "":
+        if host is not None and not tail and rest is None:  # the line ends in the host or port
+            raise BadRequest(400, "client sent invalid request")
         version, protocol = 9, ""
         if method != "GET":
             raise BadRequest(400, "client sent invalid method in HTTP/0.9 request", http09=True)
@@ -124,6 +128,152 @@ def parse_request_line(line: str) -> RequestHead:
         host=host,
         complex=complex_uri,
     )
+
+
+_METHOD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
+_ALPHA = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_DIGITS = frozenset("0123456789")
+_SCHEMA = _ALPHA | _DIGITS | frozenset("+-.")
+_HOST = _ALPHA | _DIGITS | frozenset(".-")
+_IP_LITERAL = _ALPHA | _DIGITS | frozenset(":-._~!$&'()*+,;=")
+_HTTP = "HTTP/"
+_LINE_END_STATES = frozenset(("uri", "http_09", "minor", "spaces_after_digit", "almost_done"))
+
+
+class RequestLineScanner:
+    """The error states of ngx_http_parse_request_line for a request line still arriving.
+
+    nginx parses the line byte by byte as it is read and answers at the first byte that
+    cannot be part of a request line ("BAD\r" is an invalid method at the CR): it does not
+    wait for the line end.  nginxpy parses whole lines (``parse_request_line``); this
+    scanner only finds, for a line without its LF yet, whether nginx would already have
+    given up, and with which answer.  ``feed`` is incremental: it resumes where it stopped.
+    """
+
+    __slots__ = ("major", "minor", "pos", "protocol", "state")
+
+    def __init__(self) -> None:
+        self.state = "start"
+        self.pos = 0
+        self.major = 0
+        self.minor = 0
+        self.protocol = False  # the version has begun ("H" seen): $server_protocol is found (empty)
+
+    def feed(self, more: str) -> BadRequest | None:
+        """Scan the next bytes of the line (``pos`` counts those scanned); the error nginx answers."""
+        state = self.state
+        error: BadRequest | None = None
+        for ch in more:
+            if ch == "\n" and state in _LINE_END_STATES:
+                state = "done"
+                break
+            if state == "uri":  # sw_after_slash_in_uri, sw_check_uri, sw_uri
+                if ch == " ":
+                    state = "http_09"
+                elif ch == "\r":
+                    state = "almost_done"
+                elif ch < " " or ch == "\x7f":
+                    error = BadRequest(400, "client sent invalid request")
+            elif state == "start":
+                if ch in _METHOD:
+                    state = "method"
+                else:
+                    error = BadRequest(400, "client sent invalid method")
+            elif state == "method":
+                if ch == " ":
+                    state = "spaces_before_uri"
+                elif ch not in _METHOD:
+                    error = BadRequest(400, "client sent invalid method")
+            elif state == "spaces_before_uri":
+                if ch == "/":
+                    state = "uri"
+                elif ch in _ALPHA:
+                    state = "schema"
+                elif ch != " ":
+                    error = BadRequest(400, "client sent invalid request")
+            elif state == "schema":
+                if ch == ":":
+                    state = "schema_slash"
+                elif ch not in _SCHEMA:
+                    error = BadRequest(400, "client sent invalid request")
+            elif state in ("schema_slash", "schema_slash_slash"):
+                if ch != "/":
+                    error = BadRequest(400, "client sent invalid request")
+                state = "schema_slash_slash" if state == "schema_slash" else "host_start"
+            elif state in ("host_start", "host", "host_end"):
+                if state == "host_start" and ch == "[":
+                    state = "ip_literal"
+                elif state != "host_end" and ch in _HOST:
+                    state = "host"
+                elif ch == ":":
+                    state = "port"
+                elif ch in "/?":
+                    state = "uri"
+                elif ch == " ":
+                    state = "http_09"
+                else:
+                    error = BadRequest(400, "client sent invalid request")
+            elif state == "ip_literal":
+                if ch == "]":
+                    state = "host_end"
+                elif ch not in _IP_LITERAL:
+                    error = BadRequest(400, "client sent invalid request")
+            elif state == "port":
+                if ch in "/?":
+                    state = "uri"
+                elif ch == " ":
+                    state = "http_09"
+                elif ch not in _DIGITS:
+                    error = BadRequest(400, "client sent invalid request")
+            elif state == "http_09":
+                if ch == "H":
+                    state = "http_1"
+                    self.protocol = True
+                elif ch == "\r":
+                    state = "almost_done"
+                elif ch != " ":
+                    error = BadRequest(400, "client sent invalid request")
+            elif state.startswith("http_"):  # "HTTP/", one byte after the other
+                index = int(state[5:])
+                if ch != _HTTP[index]:
+                    error = BadRequest(400, "client sent invalid request")
+                state = f"http_{index + 1}" if index + 1 < len(_HTTP) else "first_major"
+            elif state == "first_major" or state == "major":
+                if state == "major" and ch == ".":
+                    state = "first_minor"
+                elif ch not in _DIGITS or (state == "first_major" and ch == "0"):
+                    error = BadRequest(400, "client sent invalid request")
+                else:
+                    self.major = self.major * 10 + int(ch)
+                    if self.major > 1:
+                        error = BadRequest(505, "client sent unsupported HTTP version")
+                    state = "major"
+            elif state == "first_minor":
+                if ch not in _DIGITS:
+                    error = BadRequest(400, "client sent invalid request")
+                self.minor = int(ch) if ch in _DIGITS else 0
+                state = "minor"
+            elif state == "minor":
+                if ch == "\r":
+                    state = "almost_done"
+                elif ch == " ":
+                    state = "spaces_after_digit"
+                elif ch not in _DIGITS or self.minor > 99:
+                    error = BadRequest(400, "client sent invalid request")
+                else:
+                    self.minor = self.minor * 10 + int(ch)
+            elif state == "spaces_after_digit":
+                if ch == "\r":
+                    state = "almost_done"
+                elif ch != " ":
+                    error = BadRequest(400, "client sent invalid request")
+            else:  # almost_done: only the LF may follow the CR; done: nothing
+                error = BadRequest(400, "client sent invalid request")
+            if error is not None:
+                return error
+        self.state = state
+        self.pos += len(more)
+        return None
 
 
 def parse_header_line(line: str, allow_underscores: bool) -> tuple[str, str, bool]:
@@ -178,13 +328,18 @@ def parse_head(
         return head
     headers = head.headers
     fast = _FAST_HEADER.fullmatch
-    for raw in lines[1:]:
+    for index in range(1, len(lines)):
+        raw = lines[index]
         line = raw[:-1] if raw.endswith("\r") else raw
         match = fast(line)
         if match is not None:
             headers.append((match.group(1), match.group(2)))
             continue
-        name, value, valid = parse_header_line(line, allow_underscores)
+        try:
+            name, value, valid = parse_header_line(line, allow_underscores)
+        except BadRequest as error:
+            error.offset = sum(len(before) + 1 for before in lines[:index])
+            raise
         if not valid and ignore_invalid:
             head.invalid_headers.append(line)
             continue

@@ -41,7 +41,7 @@ class Request:
     method: str = ""  # "" until the request line is parsed
     request_line: str = ""
     request_uri: str = ""  # $request_uri: the raw target (path and args)
-    protocol: str = ""  # "HTTP/1.1"; "" for HTTP/0.9
+    protocol: str | None = None  # "HTTP/1.1"; None for HTTP/0.9 or before the version ("" after a bad one)
     version: int = 1001
     uri: str = ""
     args: str = ""

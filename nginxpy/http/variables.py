@@ -221,7 +221,7 @@ GETTERS: dict[str, Getter] = {
     "server_protocol": lambda r: r.protocol,
     "scheme": lambda r: r.conn.scheme,
     "https": lambda r: "on" if r.conn.ssl else "",
-    "request_uri": lambda r: r.request_uri,
+    "request_uri": lambda r: r.request_uri or None,
     "uri": lambda r: r.uri or None,
     "document_uri": lambda r: r.uri or None,
     "request": lambda r: r.request_line,

@@ -216,3 +216,25 @@ def test_rewrite_script(http: HttpConf) -> None:
 )
 def test_parse_range(header: str, expected: object) -> None:
     assert parse_range(header, 10, None) == expected
+
+
+def test_request_line_scanner_agrees_with_parser() -> None:
+    """The byte-wise scanner (for lines still arriving) and the whole-line parser give the same
+    answer for every complete line: random lines from pieces that exercise each state."""
+    import random
+
+    from nginxpy.http.parse import RequestLineScanner
+
+    pieces = ["GET", "HEAD", "B@D", "get", " ", "  ", "/", "/a", "http://", "h", "[::1]", ":80", "?x"]
+    pieces += ["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1000", "HTTP/1.100", "HTTP/10.1", "HTTP/0.9"]
+    pieces += ["HTTP/1.", "\t", "\x01", "\r", "x", "%", "#", "\x7f", "\xe9", "HTTP/01.1", "H", "HTTP/1.1\r"]
+    rng = random.Random(7)
+    for _ in range(20000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+        try:
+            parse_request_line(line[:-1] if line.endswith("\r") else line)
+            whole = None
+        except BadRequest as error:
+            whole = None if error.http09 else (error.status, error.log)
+        found = RequestLineScanner().feed(line + "\n")
+        assert (None if found is None else (found.status, found.log)) == whole, repr(line)
