@@ -22,7 +22,6 @@ from nginxpy.tls.sni import (
     TlsAddress,
     TlsConnection,
     VirtualNames,
-    validate_host,
 )
 from nginxpy.tls.upstream import UpstreamTls, UpstreamTlsError, build_upstream_tls
 from nginxpy.tls.variables import SSL_VARIABLES, tls_variable
@@ -47,5 +46,4 @@ __all__ = [
     "server_tls",
     "tls_messages",
     "tls_variable",
-    "validate_host",
 ]

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nginxpy.conf.model import ConfError, ServerScope
+from nginxpy.http.servers import validate_host
 from nginxpy.tls import _openssl
 from nginxpy.tls.server import ServerTls, TlsConfig, build_server_context
 
@@ -37,36 +38,6 @@ SPECIAL_400_TEXT = {
 }
 
 FindServer = Callable[[str], ServerScope | None]
-
-
-def validate_host(host: str) -> str | None:
-    """ngx_http_validate_host: the name lowercased without port and final dot, or None if invalid."""
-    dot_pos = -2
-    host_len = len(host)
-    state = "usual"
-    for i, ch in enumerate(host):
-        if ch == ".":
-            if dot_pos == i - 1:
-                return None
-            dot_pos = i
-        elif ch == ":":
-            if state == "usual":
-                host_len = i
-                state = "rest"
-        elif ch == "[":
-            if i == 0:
-                state = "literal"
-        elif ch == "]":
-            if state == "literal":
-                host_len = i + 1
-                state = "rest"
-        elif ch in "/\\" or ord(ch) <= 0x20 or ord(ch) == 0x7F:
-            return None
-    if dot_pos == host_len - 1:
-        host_len -= 1
-    if host_len <= 0:
-        return None
-    return host[:host_len].lower()
 
 
 class VirtualNames:
