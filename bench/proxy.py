@@ -29,6 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# bench/ holds files named like standard modules (http.py): keep the script's directory off the path
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != Path(__file__).parent.resolve()]
+
 NGINX = "/usr/sbin/nginx"
 
 BACKEND_CONF = """

@@ -146,10 +146,11 @@ def parse_proxy_url(url: str, at_runtime: bool = False) -> ProxyUrl:
 
 def evaluate(value: ComplexValue, lookup: Lookup) -> str:
     """A compiled value with its variables filled; an unset variable is empty (nginx)."""
-    if value.is_constant:
-        return value.source
+    parts = value.parts
+    if len(parts) == 1 and isinstance(parts[0], str):
+        return parts[0]
     out: list[str] = []
-    for part in value.parts:
+    for part in parts:
         if isinstance(part, str):
             out.append(part)
         elif isinstance(part, Var):
@@ -599,8 +600,11 @@ class HeadParser:
         self.rest = b""
 
     def feed(self, data: bytes | bytearray) -> ResponseHead | None:
-        self.buffer += data
-        buffer = self.buffer
+        if self.buffer:
+            self.buffer += data
+            buffer: bytes | bytearray = self.buffer
+        else:  # the usual case: the whole head in the first read, no copy
+            buffer = data
         if not _status_prefix_ok(bytes(buffer[:64])):
             self.rest = bytes(buffer)
             return ResponseHead(200, "", "HTTP/0.9", [], http09=True, connection_close=True)
@@ -614,6 +618,8 @@ class HeadParser:
         if cut < 0:
             if len(buffer) > self.limit:
                 raise ProxyError("upstream sent too big header", 502)
+            if buffer is data:
+                self.buffer = bytearray(data)
             return None
         if cut > self.limit:
             raise ProxyError("upstream sent too big header", 502)

@@ -69,13 +69,17 @@ async def run_tunnel(
     result = TunnelResult()
     ended = trio.Event()
 
-    async def send(dst: trio.abc.Stream, data: bytes, limit: float, timers: _Timeouts, who: str) -> None:
+    async def send(
+        dst: trio.abc.Stream, data: bytes | bytearray, limit: float, timers: _Timeouts, who: str
+    ) -> None:
         timers.blocked += 1
         timers.touch()
         try:
-            with trio.fail_after(limit):
+            with trio.CancelScope(deadline=trio.current_time() + limit) as sending:
                 await dst.send_all(data)
-        except trio.TooSlowError:
+        finally:
+            timers.blocked -= 1
+        if sending.cancelled_caught:
             if who == "client":
                 result.reason, result.error = "client_timeout", "client timed out (110: Connection timed out)"
             else:
@@ -83,9 +87,7 @@ async def run_tunnel(
                     "upstream_timeout",
                     "upstream timed out (110: Connection timed out)",
                 )
-            raise _Stop from None
-        finally:
-            timers.blocked -= 1
+            raise _Stop
         timers.touch()
 
     async def pump(
@@ -97,8 +99,9 @@ async def run_tunnel(
         upward: bool,
     ) -> None:
         who = "upstream" if upward else "client"
+        receive_some = src.receive_some
         try:
-            data = first
+            data: bytes | bytearray = first
             while True:
                 if data:
                     await send(dst, data, limit, timers, who)
@@ -106,7 +109,8 @@ async def run_tunnel(
                         result.to_upstream += len(data)
                     else:
                         result.to_client += len(data)
-                data = bytes(await src.receive_some(buffer_size))
+                # one proxy_buffer_size buffer per direction: at most that much is read at a time
+                data = await receive_some(buffer_size)
                 if not data:
                     return  # end of file: the tunnel is over
                 if not upward:

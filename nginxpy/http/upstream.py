@@ -323,14 +323,8 @@ async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tupl
     parser = HeadParser(limit)
     while True:
         try:
-            with trio.fail_after(timeout):
+            with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
                 data = await stream.receive_some(65536)
-        except trio.TooSlowError:
-            raise UpstreamFailure(
-                "upstream timed out (110: Connection timed out) while reading response header from upstream",
-                504,
-                "timeout",
-            ) from None
         except (trio.BrokenResourceError, OSError) as err:
             code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
             raise UpstreamFailure(
@@ -338,6 +332,12 @@ async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tupl
                 502,
                 "error",
             ) from None
+        if scope.cancelled_caught:
+            raise UpstreamFailure(
+                "upstream timed out (110: Connection timed out) while reading response header from upstream",
+                504,
+                "timeout",
+            )
         if not data:
             if parser.buffer:
                 head = parser.feed(b"")
@@ -361,12 +361,23 @@ async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tupl
 
 
 def _lookup(r: Any) -> Callable[[str], str | None]:
-    from nginxpy.http import variables
+    get = _variables_get()
 
     def lookup(name: str) -> str | None:
-        return variables.get(r, name)
+        return get(r, name)
 
     return lookup
+
+
+_GET: list[Callable[[Any, str], str | None]] = []
+
+
+def _variables_get() -> Callable[[Any, str], str | None]:
+    if not _GET:
+        from nginxpy.http import variables
+
+        _GET.append(variables.get)
+    return _GET[0]
 
 
 def client_request(r: Any, body_length: int) -> ClientRequest:
@@ -412,7 +423,9 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         conn.log_error("error", err.message, r)
         return 500
     body = b""
-    if hasattr(conn, "read_body"):
+    if getattr(r, "content_length_in", -1) <= 0 and not r.chunked_in:
+        pass  # no body: nothing to read (nor any 100-continue to send)
+    elif hasattr(conn, "read_body"):
         body = await conn.read_body(r) or b""
     elif hasattr(conn, "discard_body"):
         await conn.discard_body(r)
@@ -436,8 +449,9 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
 
         key = evaluate(group.hash_key, lookup).encode("latin-1", "replace")
     client_addr = b""
-    with contextlib.suppress(ValueError):
-        client_addr = ipaddress.ip_address(r.conn.remote_addr).packed
+    if group.peers.method == "ip_hash":
+        with contextlib.suppress(ValueError):
+            client_addr = ipaddress.ip_address(r.conn.remote_addr).packed
     selection = group.peers.selection(key=key, client=client_addr)
     tries = group.peers.tries()
     if conf.next_upstream_tries:
@@ -476,14 +490,8 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
             if stream is None:
                 stream = await connect(peer, conf.connect_timeout, tls)
             try:
-                with trio.fail_after(conf.send_timeout):
+                with trio.CancelScope(deadline=trio.current_time() + conf.send_timeout) as sending:
                     await stream.send_all(payload)
-            except trio.TooSlowError:
-                raise UpstreamFailure(
-                    "upstream timed out (110: Connection timed out) while sending request to upstream",
-                    504,
-                    "timeout",
-                ) from None
             except (trio.BrokenResourceError, OSError) as err:
                 code = getattr(err.__cause__, "errno", None) or errno.EPIPE
                 raise UpstreamFailure(
@@ -491,6 +499,12 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
                     502,
                     "error",
                 ) from None
+            if sending.cancelled_caught:
+                raise UpstreamFailure(
+                    "upstream timed out (110: Connection timed out) while sending request to upstream",
+                    504,
+                    "timeout",
+                )
             head, rest = await read_head(stream, conf.read_timeout, max(conf.buffer_size, 4096))
         except UpstreamFailure as err:
             failure = err
@@ -671,10 +685,9 @@ async def _copy_body(
 
     async def receive() -> bytes | bytearray:
         try:
-            with trio.fail_after(read_timeout):
+            with trio.CancelScope(deadline=trio.current_time() + read_timeout):
                 return await stream.receive_some(size)
-        except trio.TooSlowError:
-            raise _RelayFailed("upstream timed out (110: Connection timed out)") from None
+            raise _RelayFailed("upstream timed out (110: Connection timed out)")
         except (trio.BrokenResourceError, OSError) as err:
             code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
             call = "readv()" if buffering else "recv()"  # the event pipe reads with readv()
