@@ -77,6 +77,8 @@ class HttpConnection:
         self.fast = 0  # calls that did not yield: a checkpoint every so often keeps trio fair
         # One cancel scope per connection; each wait sets its deadline (cheaper than a scope per wait).
         self.scope = trio.CancelScope()
+        self.deadline = math.inf  # the scope's deadline (setting it costs: only when it changes)
+        self.head_deadline: float | None = None  # client_header_timeout, from the first wait
         self.waiting = ""  # what a timeout interrupts: keepalive, header, body, send
 
     # -- the connection's life --------------------------------------------------------
@@ -125,8 +127,14 @@ class HttpConnection:
             r.status = 408
         self.server.access_log(r)
 
-    async def _recv(self, deadline: float, what: str) -> bytes:
-        """Receive with a timer: ``deadline`` in trio time (the connection's scope fires at it)."""
+    def set_deadline(self, deadline: float) -> None:
+        if deadline != self.deadline:
+            self.deadline = deadline
+            self.scope.deadline = deadline
+
+    async def _recv(self, timeout: float, what: str, deadline: float | None = None) -> bytes:
+        """Receive with a timer: ``timeout`` seconds from the first wait, or ``deadline`` in trio
+        time (the connection's scope fires at it).  Data already there is taken without a timer."""
         raw = self.raw
         if raw is not None:
             try:
@@ -140,7 +148,7 @@ class HttpConnection:
                     await trio.lowlevel.checkpoint()
                 return data
             self.waiting = what
-            self.scope.deadline = deadline
+            self.set_deadline(trio.current_time() + timeout if deadline is None else deadline)
             while True:
                 await trio.lowlevel.wait_readable(raw)
                 try:
@@ -148,7 +156,7 @@ class HttpConnection:
                 except BlockingIOError:
                     continue
         self.waiting = what
-        self.scope.deadline = deadline
+        self.set_deadline(trio.current_time() + timeout if deadline is None else deadline)
         return bytes(await self.stream.receive_some(RECV_SIZE))
 
     async def _close(self) -> None:
@@ -165,7 +173,7 @@ class HttpConnection:
         while True:
             if not self.buffer:
                 self.current = None
-                data = await self._recv(trio.current_time() + keepalive_ms / 1000, "keepalive")
+                data = await self._recv(keepalive_ms / 1000, "keepalive")
                 if not data:
                     return
                 self.buffer += data
@@ -195,7 +203,7 @@ class HttpConnection:
                     self.server.access_log(r)
                 return
             self._start_body(r)
-            self.scope.deadline = math.inf
+            self.set_deadline(math.inf)
             self.waiting = ""
             try:
                 rc = await core.run_phases(r, self)
@@ -222,15 +230,18 @@ class HttpConnection:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _receive(self, deadline: float) -> None:
-        data = await self._recv(deadline, "header")
+    async def _receive(self, timeout: float) -> None:
+        if self.head_deadline is None:
+            self.head_deadline = trio.current_time() + timeout
+        data = await self._recv(timeout, "header", self.head_deadline)
         if not data:
             raise ClientClosed
         self.buffer += data
 
     async def read_head(self, r: Request, server: ServerConf) -> RequestHead:
         """Read until the whole head is in, with nginx's size limits; parse it."""
-        deadline = trio.current_time() + server.client_header_timeout / 1000
+        deadline = server.client_header_timeout / 1000  # from the first wait
+        self.head_deadline = None
         count, large = server.large_header_buffers
         small = server.client_header_buffer_size
         buffer = self.buffer
@@ -359,7 +370,7 @@ class HttpConnection:
         limit = r.loc.client_max_body_size
         while not self.body_done:
             if not self.buffer:
-                data = await self._recv(trio.current_time() + timeout, "body")
+                data = await self._recv(timeout, "body")
                 if not data:
                     raise ClientClosed
                 self.buffer += data
@@ -385,7 +396,7 @@ class HttpConnection:
                     if text:
                         yield text.encode("latin-1")
                 if not self.chunked.done and not pieces and consumed == 0:
-                    data = await self._recv(trio.current_time() + timeout, "body")
+                    data = await self._recv(timeout, "body")
                     if not data:
                         raise ClientClosed
                     self.buffer += data
@@ -449,7 +460,7 @@ class HttpConnection:
                 return
             view = memoryview(data)[sent:]
             self.waiting = "send"
-            self.scope.deadline = trio.current_time() + timeout
+            self.set_deadline(trio.current_time() + timeout)
             while view:
                 await trio.lowlevel.wait_writable(raw)
                 try:
@@ -459,7 +470,7 @@ class HttpConnection:
                 view = view[sent:]
             return
         self.waiting = "send"
-        self.scope.deadline = trio.current_time() + timeout
+        self.set_deadline(trio.current_time() + timeout)
         await self.stream.send_all(data)
 
     async def flush(self) -> None:

@@ -59,8 +59,27 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _COMPLEX = re.compile(r"[%#]|//|/\.")
 
 
+# The common line, taken in one match: an origin-form path (no "%", "#", control bytes), args,
+# HTTP/1.0 or 1.1.
+_SIMPLE_LINE = re.compile(r"([A-Z_-]+) (/[^ %#?\x00-\x1f\x7f]*)(\?[^ #\x00-\x1f\x7f]*)? (HTTP/1\.[01])")
+
+
 def parse_request_line(line: str) -> RequestHead:
     """One request line, without its line end.  Raises BadRequest as nginx answers."""
+    simple = _SIMPLE_LINE.fullmatch(line)
+    if simple is not None:
+        method, path, query, protocol = simple.groups()
+        return RequestHead(
+            method,
+            path + query if query else path,
+            line,
+            1001 if protocol[7] == "1" else 1000,
+            protocol,
+            path,
+            query[1:] if query else "",
+            None,
+            "//" in path or "/." in path,
+        )
     if not line or line[0] not in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_-":
         raise BadRequest(400, "client sent invalid method")
     match = _REQUEST_LINE.fullmatch(line)

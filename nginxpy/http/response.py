@@ -146,6 +146,21 @@ def http_date_now() -> str:
     return _date_cache[1]
 
 
+_server_date: dict[str, tuple[int, str]] = {}
+
+
+def _server_and_date(tokens: str) -> str:
+    """The "Server" and "Date" lines, made once a second (nginx caches its time strings too)."""
+    now = int(time.time())
+    cached = _server_date.get(tokens)
+    if cached is None or cached[0] != now:
+        cached = _server_date[tokens] = (
+            now,
+            f"Server: {server_string(tokens)}\r\nDate: {http_date_now()}\r\n",
+        )
+    return cached[1]
+
+
 def header_bytes(r: Request) -> bytes:
     """The response head (ngx_http_header_filter)."""
     loc = r.loc
@@ -166,9 +181,11 @@ def header_bytes(r: Request) -> bytes:
         line = upstream_line
     out = [f"HTTP/1.1 {line}\r\n" if line else f"HTTP/1.1 {status:03d} \r\n"]
     tokens = loc.server_tokens if loc is not None else "on"
-    if not any(h[0].lower() == "server" for h in r.headers_out if h[1] != ""):
-        out.append(f"Server: {server_string(tokens)}\r\n")
-    out.append(f"Date: {http_date_now()}\r\n")
+    headers_out = r.headers_out
+    if headers_out and any(h[0].lower() == "server" for h in headers_out if h[1] != ""):
+        out.append(f"Date: {http_date_now()}\r\n")
+    else:
+        out.append(_server_and_date(tokens))
     if r.content_type:
         if r.charset:
             out.append(f"Content-Type: {r.content_type}; charset={r.charset}\r\n")

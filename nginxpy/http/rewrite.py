@@ -83,24 +83,29 @@ def run_statement(r: Request, directive: Directive) -> Outcome | None:
     return None
 
 
+@lru_cache(maxsize=1024)
+def _status(code: int) -> Outcome:
+    return Outcome("status", code)
+
+
 def rewrite_return(r: Request, words: list[str]) -> Outcome:
     """ngx_http_rewrite_return: the status, and the Location or the body text."""
     first = words[0]
     if not first.isdigit():
         r.location = evaluate(_value(first), r)
-        return Outcome("status", 302)
+        return _status(302)
     code = int(first)
     text = words[1] if len(words) > 1 else None
     if code == 444:
-        return Outcome("status", 444)
+        return _status(444)
     if code < 400 or text:
         if code in REDIRECT_CODES:
             r.location = evaluate(_value(text), r) if text is not None else ""
-            return Outcome("status", code)
+            return _status(code)
         # evaluated when sent, after the body is discarded (ngx_http_send_response)
         r.ctx["return_text"] = _value(text) if text is not None else None
-        return Outcome("status", -code)  # negative: "send this body with this status"
-    return Outcome("status", code)
+        return _status(-code)  # negative: "send this body with this status"
+    return _status(code)
 
 
 def rewrite_rewrite(r: Request, words: list[str]) -> Outcome | None:
