@@ -185,3 +185,15 @@ def test_idle_tunnel_log_lines_as_nginx(env: Env) -> None:
         assert wait_until(lambda server=server, count=count: len(server.access_log()) > count)  # type: ignore[misc]
         lines[name] = (server.errors_since(mark), mask_access(server.access_log()[count]))
     assert _normal(str(lines["nginxpy"]), env) == _normal(str(lines["nginx"]), env)
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_plain_tunnel_carries_large_messages(env: Env, name: str) -> None:
+    """ws:// to a plain backend (nginxpy's socket-to-socket tunnel): big messages both ways, pushes."""
+    async with ws_open(env.ports[name], "/ws/big") as ws:
+        for size in (1, 4096, 4097, 1 << 20, 16 << 20):
+            data = bytes(range(256)) * (size // 256) + b"\x01" * (size % 256)
+            await ws.send_message(data)
+            assert await ws.get_message() == data
+        await ws.send_message("push 100")
+        assert [await ws.get_message() for _ in range(100)] == [f"pushed {i}" for i in range(100)]
