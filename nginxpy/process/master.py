@@ -29,7 +29,15 @@ from nginxpy.errorlog import ErrorLog
 from nginxpy.process import daemon as daemon_mod
 from nginxpy.process import pidfile
 from nginxpy.process.cycle import Cycle, init_cycle
-from nginxpy.process.worker import CMD_QUIT, CMD_REOPEN, CMD_TERMINATE, Worker, run_worker, signal_name
+from nginxpy.process.worker import (
+    CMD_QUIT,
+    CMD_REOPEN,
+    CMD_TERMINATE,
+    Worker,
+    run_worker,
+    settle_heap,
+    signal_name,
+)
 
 MASTER_SIGNALS = {
     signal.SIGCHLD,
@@ -139,6 +147,7 @@ def single_process(options: cli.Options, cycle: Cycle, detached: daemon_mod.Deta
     if detached is not None:
         worker.on_started = detached.ready
     try:
+        settle_heap()
         trio.run(worker.main)
         worker.notice("exit")
     finally:

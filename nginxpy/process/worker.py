@@ -16,6 +16,7 @@ environment (``env``), ``worker_rlimit_nofile``, log files opened, then ``user``
 from __future__ import annotations
 
 import contextlib
+import gc
 import grp
 import os
 import pwd
@@ -227,6 +228,15 @@ def init_process(core: CoreConf, server: HttpServer, log: ErrorLog) -> None:
             os._exit(2)
 
 
+def settle_heap() -> None:
+    """The configuration and the modules live as long as the worker: move them out of the
+    garbage collector's scans (gc.freeze), and collect young objects less often, as each
+    request allocates many short-lived ones."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def run_worker(
     core: CoreConf, server: HttpServer, log: ErrorLog, channel: socket.socket, daemonized: bool
 ) -> NoReturn:
@@ -235,6 +245,7 @@ def run_worker(
     try:
         init_process(core, server, log)
         worker = Worker(server, log, channel, core.shutdown_timeout, daemonized)
+        settle_heap()
         trio.run(worker.main)
         with contextlib.suppress(OSError):
             log.write("notice", "exit")
