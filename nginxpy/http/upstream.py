@@ -764,19 +764,21 @@ async def _upgrade(r: Any, conn: Any, conf: ProxyConf, rest: bytes, stream: trio
             to_client=rest,
             to_upstream=pipelined,
         )
+        r.body_bytes_sent += result.to_client
+        r.bytes_sent += result.to_client
+        if result.reason == "upstream_timeout" or result.reason == "client_timeout":
+            conn.log_error("info", f"{result.error} while proxying upgraded connection", r)
+        r.keepalive = False
+        # The runtime does not log a connection it handed over: the tunnel's request is logged
+        # here, when it ends (status 101, the tunnel's bytes, its lifetime), before the client's
+        # connection is closed, as nginx does.
+        await trio.aclose_forcefully(stream)
+        server = getattr(conn, "server", None)
+        if server is not None:
+            server.access_log(r)
     finally:
         # nginx closes both connections when the tunnel ends
         await trio.aclose_forcefully(client_stream)
-    r.body_bytes_sent += result.to_client
-    r.bytes_sent += result.to_client
-    if result.reason == "upstream_timeout" or result.reason == "client_timeout":
-        conn.log_error("info", f"{result.error} while proxying upgraded connection", r)
-    r.keepalive = False
-    # The runtime does not log a connection it handed over: the tunnel's request is logged
-    # here, when it ends (status 101, the tunnel's bytes, its lifetime), as nginx does.
-    server = getattr(conn, "server", None)
-    if server is not None:
-        server.access_log(r)
     return 0
 
 

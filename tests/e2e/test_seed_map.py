@@ -190,9 +190,11 @@ async def test_a_thousand_concurrent_tunnels(env: Env) -> None:
             for index in range(TUNNELS):
                 nursery.start_soon(one, index)
             await all_open.wait()
-            assert server.open_fds() >= baseline + 2 * TUNNELS
+            during = server.open_fds()
+            assert during >= baseline + 2 * TUNNELS, (baseline, during)
             while echoed < TUNNELS:
                 await trio.sleep(0.01)
             release.set()
     assert echoed == TUNNELS
-    assert server.wait_fds(baseline, 20) <= baseline
+    after = server.wait_fds(baseline, 20)
+    assert after <= baseline, (baseline, after)
