@@ -159,9 +159,9 @@ async def test_websocket_tunnel_survives_reload(server: Server, echo_backend: in
             assert sum(alive(pid) for pid in old) == 1
         # the tunnel ended: the last old worker exits
         await until(lambda: not any(alive(pid) for pid in old), "the old worker to exit")
-    log = server.log_text()
+    # The master logs a worker's exit once it has reaped it: a moment after the process is gone.
     for pid in old:
-        assert f"worker process {pid} exited with code 0" in log
+        await until(lambda pid=pid: f"worker process {pid} exited with code 0" in server.log_text(), "reaped")
 
 
 async def test_worker_shutdown_timeout_ends_a_tunnel(server: Server, echo_backend: int) -> None:
