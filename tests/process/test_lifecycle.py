@@ -53,10 +53,10 @@ def test_daemon_returns_serving_and_pid_file_comes_and_goes(server: Server) -> N
     assert http_get(port) == (200, b"one\n")
     workers = server.wait_workers(2)
     assert os.getsid(server.master) == server.master  # detached: its own session
-    log = server.log_text()
-    assert "start worker processes" in log
+    # the master logs each fork right after it: poll rather than race it
     for pid in workers:
-        assert f"start worker process {pid}" in log
+        wait_for(lambda pid=pid: f"start worker process {pid}" in server.log_text(), what="the fork logged")
+    assert "start worker processes" in server.log_text()
 
     done = server.run("-s", "quit")
     assert done.returncode == 0, done.stderr
