@@ -54,39 +54,12 @@ STATUS_LINES = {
     507: "507 Insufficient Storage",
 }
 
-# The titles of nginx's error pages (ngx_http_special_response.c); the 49x codes are
-# sent as 400 with their own explanation.
-PAGE_TITLES = {
-    301: "301 Moved Permanently",
+# The titles of nginx's error pages (ngx_http_special_response.c): the status lines of the
+# 3xx (but 304) to 5xx codes, save two that the pages word differently. The 49x codes are sent as 400
+# with their own explanation.
+PAGE_TITLES = {code: line for code, line in STATUS_LINES.items() if code >= 301 and code != 304} | {
     302: "302 Found",
-    303: "303 See Other",
-    307: "307 Temporary Redirect",
-    308: "308 Permanent Redirect",
-    400: "400 Bad Request",
     401: "401 Authorization Required",
-    402: "402 Payment Required",
-    403: "403 Forbidden",
-    404: "404 Not Found",
-    405: "405 Not Allowed",
-    406: "406 Not Acceptable",
-    408: "408 Request Time-out",
-    409: "409 Conflict",
-    410: "410 Gone",
-    411: "411 Length Required",
-    412: "412 Precondition Failed",
-    413: "413 Request Entity Too Large",
-    414: "414 Request-URI Too Large",
-    415: "415 Unsupported Media Type",
-    416: "416 Requested Range Not Satisfiable",
-    421: "421 Misdirected Request",
-    429: "429 Too Many Requests",
-    500: "500 Internal Server Error",
-    501: "501 Not Implemented",
-    502: "502 Bad Gateway",
-    503: "503 Service Temporarily Unavailable",
-    504: "504 Gateway Time-out",
-    505: "505 HTTP Version Not Supported",
-    507: "507 Insufficient Storage",
 }
 SPECIAL_400 = {
     494: "Request Header Or Cookie Too Large",
