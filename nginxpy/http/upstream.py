@@ -310,6 +310,34 @@ def openssl_error(err: ssl.SSLError) -> str:
     return f"SSL: error:{(lib << 23) | reason:08X}:{_LIBRARIES.get(lib, '')}::{message}"
 
 
+def _raw_socket(stream: trio.abc.Stream) -> Any:
+    """The stdlib socket under a plain (not TLS) trio.SocketStream, else None."""
+    if type(stream) is trio.SocketStream:
+        return getattr(stream.socket, "_sock", None)
+    return None
+
+
+def _send_now(stream: trio.abc.Stream, payload: bytes) -> bytes:
+    """Send what the socket takes at once, without trio's per-call machinery; the rest.
+
+    A failure raises the UpstreamFailure ``send_all`` would have led to."""
+    sock = _raw_socket(stream)
+    if sock is None:
+        return payload
+    try:
+        sent = sock.send(payload)
+    except BlockingIOError:
+        return payload
+    except OSError as err:
+        code = err.errno or errno.EPIPE
+        raise UpstreamFailure(
+            f"writev() failed ({code}: {os.strerror(code)}) while sending request to upstream",
+            502,
+            "error",
+        ) from None
+    return payload[sent:]
+
+
 @dataclass(slots=True, eq=False)
 class UpstreamTlsSetup:
     """What ``wrap_upstream`` needs for one request's https:// upstream."""
@@ -321,10 +349,19 @@ class UpstreamTlsSetup:
 
 async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tuple[ResponseHead, bytes]:
     parser = HeadParser(limit)
+    sock = _raw_socket(stream)
     while True:
         try:
             with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
-                data = await stream.receive_some(65536)
+                if sock is None:
+                    data = await stream.receive_some(65536)
+                else:
+                    # a plain TCP/unix socket: one wait and one recv() (trio's receive_some
+                    # tries recv() first, then waits and calls it again)
+                    await trio.lowlevel.wait_readable(sock)
+                    data = sock.recv(65536)
+        except BlockingIOError:
+            continue
         except (trio.BrokenResourceError, OSError) as err:
             code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
             raise UpstreamFailure(
@@ -489,17 +526,19 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
                     stream, reused = cached
             if stream is None:
                 stream = await connect(peer, conf.connect_timeout, tls)
-            try:
-                with trio.CancelScope(deadline=trio.current_time() + conf.send_timeout) as sending:
-                    await stream.send_all(payload)
-            except (trio.BrokenResourceError, OSError) as err:
-                code = getattr(err.__cause__, "errno", None) or errno.EPIPE
-                raise UpstreamFailure(
-                    f"writev() failed ({code}: {os.strerror(code)}) while sending request to upstream",
-                    502,
-                    "error",
-                ) from None
-            if sending.cancelled_caught:
+            unsent = _send_now(stream, payload)
+            if unsent:
+                try:
+                    with trio.CancelScope(deadline=trio.current_time() + conf.send_timeout) as sending:
+                        await stream.send_all(unsent)
+                except (trio.BrokenResourceError, OSError) as err:
+                    code = getattr(err.__cause__, "errno", None) or errno.EPIPE
+                    raise UpstreamFailure(
+                        f"writev() failed ({code}: {os.strerror(code)}) while sending request to upstream",
+                        502,
+                        "error",
+                    ) from None
+            if unsent and sending.cancelled_caught:
                 raise UpstreamFailure(
                     "upstream timed out (110: Connection timed out) while sending request to upstream",
                     504,
