@@ -391,7 +391,11 @@ def exchange(
 ) -> Reply:
     """Send ``data``, read to EOF; ``when=(marker, event)`` sets the event once ``marker`` came."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    conn: socket.socket = tls.wrap_socket(sock, server_hostname="localhost") if tls is not None else sock
+    try:
+        conn: socket.socket = tls.wrap_socket(sock, server_hostname="localhost") if tls is not None else sock
+    except BaseException:
+        sock.close()  # a failed handshake leaves the plain socket open
+        raise
     with conn:
         conn.sendall(data)
         chunks = []
