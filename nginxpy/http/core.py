@@ -283,38 +283,26 @@ async def run_phases(r: Request, conn: HttpConnection, phase: str = "server_rewr
         rc = check_access(r, conn)
         if rc:
             return rc
-        rc = try_files(r, conn)
-        if rc == REDIRECT:
-            uri, args = r.ctx.pop("redirect")
-            rc = internal_redirect(r, conn, uri, args)
-            if rc:
-                return rc
-            phase = "server_rewrite"
-            continue
-        if rc == NAMED:
-            rc = named_location(r, conn, r.ctx.pop("named"))
-            if rc:
-                return rc
-            phase = "rewrite"
-            continue
+        rc, restart = _follow(r, conn, try_files(r, conn))
         if rc:
             return rc
-        rc = await content(r, conn)
-        if rc == REDIRECT:
-            uri, args = r.ctx.pop("redirect")
-            rc = internal_redirect(r, conn, uri, args)
-            if rc:
+        if restart is None:
+            rc, restart = _follow(r, conn, await content(r, conn))
+            if rc or restart is None:
                 return rc
-            phase = "server_rewrite"
-            continue
-        if rc == NAMED:
-            rc = named_location(r, conn, r.ctx.pop("named"))
-            if rc:
-                return rc
-            phase = "rewrite"
-            continue
-        return rc
+        phase = restart
     return 500
+
+
+def _follow(r: Request, conn: HttpConnection, rc: int) -> tuple[int, str | None]:
+    """After try_files or the content handler: an internal redirect starts again at the
+    server's rewrite phase, a named location at the location's rewrite phase."""
+    if rc == REDIRECT:
+        uri, args = r.ctx.pop("redirect")
+        return internal_redirect(r, conn, uri, args), "server_rewrite"
+    if rc == NAMED:
+        return named_location(r, conn, r.ctx.pop("named")), "rewrite"
+    return rc, None
 
 
 def try_files(r: Request, conn: HttpConnection) -> int:
