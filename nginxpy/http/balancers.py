@@ -86,6 +86,30 @@ def _usable(peer: Peer, now: float) -> bool:
     return not (peer.max_conns and peer.conns >= peer.max_conns)
 
 
+def _smooth_pick(
+    peers: Peers, tried: set[int], now: float, server: str | None = None
+) -> tuple[Peer, int] | None:
+    """nginx's smooth weighted round robin (ngx_http_upstream_get_peer): every usable peer
+    gains its effective weight, the heaviest is chosen and loses the total.  With
+    ``server``, only the peers of that server entry take part (hash consistent)."""
+    best: Peer | None = None
+    best_index = 0
+    total = 0
+    for index, peer in enumerate(peers.peers):
+        if index in tried or not _usable(peer, now) or (server is not None and peer.server != server):
+            continue
+        peer.current_weight += peer.effective_weight
+        total += peer.effective_weight
+        if peer.effective_weight < peer.weight:
+            peer.effective_weight += 1
+        if best is None or peer.current_weight > best.current_weight:
+            best, best_index = peer, index
+    if best is None:
+        return None
+    best.current_weight -= total
+    return best, best_index
+
+
 def _crc32(data: bytes) -> int:
     return zlib.crc32(data) & 0xFFFFFFFF
 
@@ -251,21 +275,9 @@ class Selection:
                     return peer
             else:
                 now = self.group.now()
-                best: Peer | None = None
-                best_index = 0
-                total = 0
-                for index, peer in enumerate(peers.peers):
-                    if index in self.tried or not _usable(peer, now):
-                        continue
-                    peer.current_weight += peer.effective_weight
-                    total += peer.effective_weight
-                    if peer.effective_weight < peer.weight:
-                        peer.effective_weight += 1
-                    if best is None or peer.current_weight > best.current_weight:
-                        best, best_index = peer, index
-                if best is not None:
-                    best.current_weight -= total
-                    return self._take(best, best_index, now)
+                picked = _smooth_pick(peers, self.tried, now)
+                if picked is not None:
+                    return self._take(*picked, now)
             if not self._to_backup():
                 return None
 
@@ -358,21 +370,9 @@ class Selection:
         now = self.group.now()
         while True:
             server = points[self.hash % len(points)][1]
-            best: Peer | None = None
-            best_index = 0
-            total = 0
-            for index, peer in enumerate(peers.peers):
-                if index in self.tried or not _usable(peer, now) or peer.server != server:
-                    continue
-                peer.current_weight += peer.effective_weight
-                total += peer.effective_weight
-                if peer.effective_weight < peer.weight:
-                    peer.effective_weight += 1
-                if best is None or peer.current_weight > best.current_weight:
-                    best, best_index = peer, index
-            if best is not None:
-                best.current_weight -= total
-                return self._take(best, best_index, now)
+            picked = _smooth_pick(peers, self.tried, now, server)
+            if picked is not None:
+                return self._take(*picked, now)
             self.hash += 1
             self.hash_tries += 1
             if self.hash_tries > 20:
