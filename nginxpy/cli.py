@@ -117,7 +117,7 @@ Options:
   -T            : test configuration, dump it and exit
   -q            : suppress non-error messages during configuration testing
   -s signal     : send signal to a master process: stop, quit, reopen, reload
-  -p prefix     : set prefix path (default: current directory)
+  -p prefix     : set prefix path (default: /usr/share/nginx/)
   -e filename   : set error log file (default: stderr)
   -c filename   : set configuration file (default: {versions.DEFAULT_CONF_PATH})
   -g directives : set global directives out of configuration file
@@ -137,18 +137,23 @@ def show_version(options: Options) -> None:
     if options.show_configure:
         sys.stderr.write(f"built with {ssl.OPENSSL_VERSION}\n")
         sys.stderr.write("TLS SNI support enabled\n")
-        prefix = options.prefix or os.getcwd() + os.sep
+        prefix = options.prefix or versions.DEFAULT_PREFIX
         sys.stderr.write(f"configure arguments: {versions.configure_arguments(prefix)}\n")
 
 
 def resolve_paths(options: Options) -> tuple[str, str]:
     """The prefix and the main file, as ngx_process_options resolves them."""
-    prefix = options.prefix if options.prefix is not None else os.getcwd()
+    prefix = options.prefix if options.prefix is not None else versions.DEFAULT_PREFIX
     if not prefix.endswith(os.sep):
         prefix += os.sep
     conf_file = options.conf_file or versions.DEFAULT_CONF_PATH
     if not conf_file.startswith("/"):
-        conf_file = os.path.join(prefix, conf_file)
+        in_prefix = os.path.join(prefix, conf_file)
+        # nginx would fail to open it under its compiled-in prefix; a file of that name in
+        # the current directory is what the user meant (`nginxpy -t -c examples/nginx.conf`).
+        if options.prefix is None and not os.path.exists(in_prefix) and os.path.exists(conf_file):
+            return prefix, conf_file
+        conf_file = in_prefix
     return prefix, conf_file
 
 

@@ -17,8 +17,10 @@ VERSION_LINE = f"nginx version: nginx/{NGINX_VERSION} (nginxpy/{NGINXPY_VERSION}
 DEFAULT_PROXY_HTTP_VERSION = "1.0"
 
 # Debian's build: --prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf --error-log-path=stderr.
-# nginxpy is not installed to a fixed prefix, so without -p the prefix is the current directory
-# (so that `nginxpy -t -c examples/nginx.conf` works from a checkout); -p behaves as nginx's.
+# One extension: a relative -c that does not exist under the default prefix (where nginx would fail to
+# open it) is taken relative to the current directory, so `nginxpy -t -c examples/nginx.conf` works
+# from a checkout; with -p, or when the file is there, paths resolve exactly as nginx's.
+DEFAULT_PREFIX = "/usr/share/nginx/"
 DEFAULT_CONF_PATH = "/etc/nginx/nginx.conf"
 DEFAULT_PID_PATH = "/run/nginx.pid"
 DEFAULT_ERROR_LOG = "stderr"
