@@ -31,22 +31,106 @@ class Comment:
     line: int
 
 
-@dataclass(slots=True)
+class _Rare:
+    """The fields few directives have, kept out of the common object (a config has many)."""
+
+    __slots__ = ("closed", "name_quote", "raw_block")
+
+    def __init__(self) -> None:
+        self.closed = True
+        self.raw_block: str | None = None
+        self.name_quote = ""
+
+
 class Directive:
-    name: str
-    args: list[Arg]
-    file: str
-    line: int
-    end_line: int
-    # None for a simple directive, a list of statements for a block.
-    block: list[Node] | None = None
-    # A block that the file ended inside of: only a partial tree after a syntax error.
-    closed: bool = True
-    # The raw text of a "*_by_lua_block { ... }" body.
-    raw_block: str | None = None
-    name_quote: str = ""
-    pos: int = 0  # offsets into the file text, to place comments
-    end_pos: int = 0
+    """One statement.  ``close_line`` is the line of a block's "}" (where nginx is when
+    the block ends, for the messages about it); 0 when not known (a block made up by
+    the checker)."""
+
+    __slots__ = ("_rare", "args", "block", "close_line", "end_line", "file", "line", "name")
+
+    def __init__(
+        self,
+        name: str,
+        args: list[Arg],
+        file: str,
+        line: int,
+        end_line: int,
+        block: list[Node] | None = None,
+        closed: bool = True,
+        raw_block: str | None = None,
+        name_quote: str = "",
+        close_line: int = 0,
+    ) -> None:
+        self.name = name
+        self.args = args
+        self.file = file
+        self.line = line
+        self.end_line = end_line
+        # None for a simple directive, a list of statements for a block.
+        self.block = block
+        self.close_line = close_line
+        self._rare: _Rare | None = None
+        if not closed or raw_block is not None or name_quote:
+            rare = self._rare = _Rare()
+            rare.closed, rare.raw_block, rare.name_quote = closed, raw_block, name_quote
+
+    def _rare_fields(self) -> _Rare:
+        if self._rare is None:
+            self._rare = _Rare()
+        return self._rare
+
+    @property
+    def closed(self) -> bool:
+        """False for a block that the file ended inside of: only a partial tree after a syntax error."""
+        return self._rare is None or self._rare.closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self._rare_fields().closed = value
+
+    @property
+    def raw_block(self) -> str | None:
+        """The raw text of a "*_by_lua_block { ... }" body."""
+        return None if self._rare is None else self._rare.raw_block
+
+    @raw_block.setter
+    def raw_block(self, value: str | None) -> None:
+        self._rare_fields().raw_block = value
+
+    @property
+    def name_quote(self) -> str:
+        return "" if self._rare is None else self._rare.name_quote
+
+    @name_quote.setter
+    def name_quote(self, value: str) -> None:
+        self._rare_fields().name_quote = value
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.name,
+            self.args,
+            self.file,
+            self.line,
+            self.end_line,
+            self.block,
+            self.closed,
+            self.raw_block,
+            self.name_quote,
+            self.close_line,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Directive)
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value (as a dataclass)
+
+    def __repr__(self) -> str:
+        fields = ("name", "args", "file", "line", "end_line", "block", "closed", "raw_block", "name_quote")
+        return f"Directive({', '.join(f'{f}={getattr(self, f)!r}' for f in fields)})"
 
     @property
     def values(self) -> list[str]:

@@ -93,8 +93,6 @@ class Loader:
     handled: list[Directive] = field(default_factory=list)
     # Directive being handled, for messages about it.
     current: Directive | None = None
-    # The text of every file read, to find the line of a block's closing brace.
-    texts: dict[str, str] = field(default_factory=dict)
     # Listening addresses of the http servers, by nginx's address text ("0.0.0.0:80").
     listen_addrs: dict[str, ListenAddr] = field(default_factory=dict)
     # Shared memory zones by name: [size, owner module, directive that sized it].
@@ -119,10 +117,7 @@ class Loader:
 
     def close_line(self, directive: Directive) -> int:
         """The line of a block's closing brace (where nginx is when the block ends)."""
-        text = self.texts.get(directive.file)
-        if text is None or not directive.end_pos:
-            return directive.end_line
-        return text.count("\n", 0, directive.end_pos) + 1
+        return directive.close_line or directive.end_line
 
     def add_open_file(self, path: str) -> None:
         if path not in self.open_files:
@@ -166,7 +161,7 @@ class Loader:
                 f'open() "{path}" failed ({exc.errno}: {os.strerror(exc.errno or 0)})', by
             ) from None
         self.main.files.append(path)
-        self.texts[path] = conf.text
+        conf.text = ""  # not needed any more (-T reads the files again): free it early
         return conf
 
     def walk_file(self, conf: ConfFile, scope: Scope) -> None:

@@ -157,8 +157,9 @@ IncludeMap = Mapping[IncludeKey, Sequence[int]]
 
 
 def include_key(directive: Directive) -> IncludeKey:
-    """How an include_map names an include directive: its file and its offset there."""
-    return (directive.file, directive.pos)
+    """How an include_map names an include directive: its file and the directive itself
+    (its identity: the tree it is in stays alive as long as the map is used)."""
+    return (directive.file, id(directive))
 
 
 def _error_text(error: ConfSyntaxError) -> str:
@@ -197,8 +198,7 @@ def _cut_at(statements: Sequence[Node], stop: Directive) -> tuple[list[Node], bo
                     block=inner,
                     closed=False,
                     name_quote=node.name_quote,
-                    pos=node.pos,
-                    end_pos=node.end_pos,
+                    close_line=node.close_line,
                 )
                 kept.append(copy)
                 return kept, True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -170,15 +171,34 @@ class _PlainArgs(dict[str, Arg]):
 
 
 class _Builder(lark.Transformer[Token, list[Node]]):
-    """Turns grammar rules into AST nodes while the LALR parser reduces them."""
+    """Turns grammar rules into AST nodes while the LALR parser reduces them.
 
-    def __init__(self, path: str, comments: list[Comment_]) -> None:
+    Comments go where they are in the file, as the parser meets them: the tree is built
+    in file order, so a comment belongs to the block being read.  Comments before a
+    statement (or inside it) wait in ``before`` (``after``), by the statement's id, until
+    the statement joins its list; a block's opening line keeps its comments at the start
+    of the body, the gap before "}" at its end."""
+
+    def __init__(self, path: str) -> None:
         super().__init__(visit_tokens=False)
         self.path = path
-        self.comments = comments
         self.words: _Words | None = None
         self.plain_args = _PlainArgs()
         self.quoted_args: dict[tuple[str, str], Arg] = {}
+        self.before: dict[int, list[Node]] = {}
+        self.after: dict[int, list[Node]] = {}
+        self.trailing: list[Node] = []  # comments lexed on their own: at the end of the file
+        # Blocks closed by a "}" from here on were closed by the parser (a partial tree).
+        self.synthetic_from = sys.maxsize
+        self.text = ""  # the file's text, while a partial tree is read
+
+    def reset(self, path: str) -> None:
+        self.path = path
+        self.plain_args = _PlainArgs()
+        self.quoted_args = {}
+        self.before, self.after, self.trailing = {}, {}, []
+        self.synthetic_from = sys.maxsize
+        self.text = ""
 
     def _directive_from(self, token: Token, block: list[Node] | None) -> Directive:
         """A directive from a SIMPLE or BLOCK_START token: words, lines, comments inside."""
@@ -188,9 +208,10 @@ class _Builder(lark.Transformer[Token, list[Node]]):
             return self._directive_slow(token, block)
         # The common case: bare words only, split on nginx's whitespace.
         words = text[:-1].split()
-        lead = match.end(1)
         end_line: int = token.end_line  # type: ignore[assignment]
-        line: int = token.line + text.count("\n", 0, lead)  # type: ignore[operator]
+        line: int = token.line  # type: ignore[assignment]
+        if "\n" in text:
+            line += text.count("\n", 0, match.end(1))
         if line == end_line:
             line = end_line  # one int object for both
         plain = self.plain_args
@@ -202,11 +223,6 @@ class _Builder(lark.Transformer[Token, list[Node]]):
             line,
             end_line,
             block,
-            True,
-            None,
-            "",
-            token.start_pos + lead,  # type: ignore[operator]
-            token.end_pos,  # type: ignore[arg-type]
         )
 
     def _directive_slow(self, token: Token, block: list[Node] | None) -> Directive:
@@ -214,12 +230,12 @@ class _Builder(lark.Transformer[Token, list[Node]]):
         assert self.words is not None
         text: str = token.value
         line: int = token.line  # type: ignore[assignment]
-        start: int = token.start_pos  # type: ignore[assignment]
         plain = self.plain_args
         quoted = self.quoted_args
         args: list[Arg] = []
+        before: list[Node] = []
+        after: list[Node] = []
         first_line = 0
-        first_pos = 0
         for match in self.words.piece.finditer(text):
             kind = match.lastgroup
             piece = match.group()
@@ -229,10 +245,10 @@ class _Builder(lark.Transformer[Token, list[Node]]):
             if kind == "end":
                 break
             if kind == "c":
-                self.comments.append((start + match.start(), line, piece))
+                (after if args else before).append(_comment(piece, self.path, line))
                 continue
             if not args:
-                first_line, first_pos = line, start + match.start()
+                first_line = line
             if kind == "w":
                 args.append(plain[_unescape(piece) if "\\" in piece else piece])
             elif kind == "q":
@@ -247,19 +263,20 @@ class _Builder(lark.Transformer[Token, list[Node]]):
                 args.append(Arg(_unescape(piece[1:-2]), piece[0], bad_follow=piece[-1], bad_line=line))
         name = args[0]
         end_line: int = token.end_line or line  # type: ignore[assignment]
-        return Directive(
+        directive = Directive(
             intern(name.value),
             args[1:],
             self.path,
             end_line if first_line == end_line else first_line,
             end_line,
             block,
-            True,
-            None,
-            name.quote,
-            first_pos,
-            token.end_pos,  # type: ignore[arg-type]
+            name_quote=name.quote,
         )
+        if before:
+            self.before[id(directive)] = before
+        if after:
+            self.after[id(directive)] = after
+        return directive
 
     # Terminal callbacks run when the parser shifts the token, so each statement becomes a
     # Directive at once and its token is freed: the tree is built as the file is read.
@@ -269,56 +286,86 @@ class _Builder(lark.Transformer[Token, list[Node]]):
     def BLOCK_START(self, token: Token) -> Directive:
         return self._directive_from(token, [])
 
+    def _with_comments(self, node: Directive) -> list[Node]:
+        key = id(node)
+        return [*self.before.pop(key, ()), node, *self.after.pop(key, ())]
+
     def statements(self, children: list[Any]) -> list[Node]:
         """The list grows by one statement per reduction (the rule is left-recursive)."""
         if len(children) == 1:
+            if self.before or self.after:
+                return self._with_comments(children[0])
             return children  # the parser's own fresh list of the first statement
         statements: list[Node] = children[0]
-        statements.append(children[1])
+        node = children[1]
+        if self.before or self.after:
+            statements += self._with_comments(node)
+        else:
+            statements.append(node)
         return statements
 
     def start(self, children: list[list[Node]]) -> list[Node]:
-        return children[0] if children else []
+        statements = children[0] if children else []
+        if self.trailing:
+            statements += self.trailing
+        return statements
 
     def block(self, children: list[Any]) -> Directive:
         node, closing = children[0], children[-1]
         assert isinstance(node, Directive) and isinstance(closing, Token)
-        node.block = children[1] if len(children) == 3 else []
-        self._comments_in(closing)
-        node.end_pos = closing.end_pos or 0
+        body: list[Node] = children[1] if len(children) == 3 else []
+        opening = self.after.pop(id(node), None)
+        closing_comments = self._comments_in(closing)
+        if opening or closing_comments:
+            body = [*(opening or ()), *body, *closing_comments]
+        node.block = body
+        end_pos: int = closing.end_pos  # type: ignore[assignment]
+        if end_pos > self.synthetic_from:
+            # closed by the parser after a syntax error: where the file's text ends
+            node.closed = False
+            node.close_line = self.text.count("\n", 0, end_pos) + 1
+        else:
+            node.close_line = closing.end_line  # type: ignore[assignment]
         return node
 
     def raw_block(self, children: list[Token]) -> Directive:
         name_token, body = children
-        self._comments_in(name_token)
+        comments = self._comments_in(name_token)
         name = str(name_token).lstrip(" \t\r\n")
         while name.startswith("#"):
             name = name.split("\n", 1)[1].lstrip(" \t\r\n")
         raw = str(body).lstrip(" \t\r\n")
-        offset = len(str(name_token)) - len(name)
-        return Directive(
+        directive = Directive(
             name=name,
             args=[],
             file=self.path,
             line=(name_token.end_line or 1),
             end_line=body.line or 0,
             raw_block=raw[1:-1],
-            pos=(name_token.start_pos or 0) + offset,
-            end_pos=body.end_pos or 0,
+            close_line=body.end_line or 0,
         )
+        if comments:
+            self.before[id(directive)] = comments
+        return directive
 
-    def _comments_in(self, token: Token) -> None:
+    def _comments_in(self, token: Token) -> list[Node]:
         """Comments inside the leading gap of a "}" or a Lua block name."""
         text = str(token)
         if "#" not in text:
-            return
+            return []
+        found: list[Node] = []
         line = token.line or 1
-        start = token.start_pos or 0
         for match in re.finditer(r"#[^\n]*|\n", text):
             if match.group() == "\n":
                 line += 1
             else:
-                self.comments.append((start + match.start(), line, match.group()))
+                found.append(_comment(match.group(), self.path, line))
+        return found
+
+
+def _comment(text: str, path: str, line: int) -> Comment:
+    # the CR of a CRLF line end is not part of the comment
+    return Comment(text[1:].rstrip("\r"), path, line)
 
 
 class without_gc:  # a context manager, named like contextlib's
@@ -338,16 +385,11 @@ class without_gc:  # a context manager, named like contextlib's
             gc.enable()
 
 
-# A comment as found: (offset in the file, line, text with its "#").
-Comment_ = tuple[int, int, str]
-
-
 class _Parser:
     """One Lark LALR parser, re-pointed at each file it parses (not thread-safe: one per thread)."""
 
     def __init__(self) -> None:
-        self.comments: list[Comment_] = []
-        self.builder = _Builder("", self.comments)
+        self.builder = _Builder("")
         self.lark = lark.Lark(
             _grammar_text(),
             parser="lalr",
@@ -360,7 +402,8 @@ class _Parser:
         self.builder.words = self.words = _Words(self.lark)
 
     def _comment(self, token: Token) -> Token:
-        self.comments.append((token.start_pos or 0, token.line or 0, str(token)))
+        builder = self.builder
+        builder.trailing.append(_comment(str(token), builder.path, token.line or 0))
         return token
 
     def parse(self, text: str, path: str) -> ConfFile:
@@ -368,10 +411,7 @@ class _Parser:
             return self._parse(text, path)
 
     def _parse(self, text: str, path: str) -> ConfFile:
-        self.builder.path = path
-        self.builder.plain_args = _PlainArgs()
-        self.builder.quoted_args = {}
-        self.comments.clear()
+        self.builder.reset(path)
         conf = ConfFile(path=path, text=text)
         try:
             conf.statements = self.lark.parse(text, start="start")  # type: ignore[assignment]
@@ -379,17 +419,17 @@ class _Parser:
             prefix_end, depth = _last_complete_statement(self, text)
             conf.error = _diagnose(self, text, path, prefix_end, depth)
             conf.statements = self._partial_tree(text, prefix_end, depth)
-        _attach_comments(conf.statements, self.comments, path)
+        self.builder.reset("")
         return conf
 
     def _partial_tree(self, text: str, prefix_end: int, depth: int) -> list[Node]:
         """The statements nginx has read before the error: the text up to the last complete
         statement, with the blocks still open closed and marked as not closed."""
-        self.comments.clear()
+        builder = self.builder
+        builder.reset(builder.path)
+        builder.synthetic_from, builder.text = prefix_end, text
         closing = "\n}" * depth
         statements: list[Node] = self.lark.parse(text[:prefix_end] + closing, start="start")  # type: ignore[assignment]
-        if depth:
-            _mark_unclosed(statements, prefix_end)
         return statements
 
 
@@ -419,13 +459,6 @@ def _last_complete_statement(parser: _Parser, text: str) -> tuple[int, int]:
         if token.type != "LUA_BLOCK_NAME":
             end = token.end_pos or 0
     return end, depth
-
-
-def _mark_unclosed(statements: list[Node], prefix_end: int) -> None:
-    for node in statements:
-        if isinstance(node, Directive) and node.block is not None and node.end_pos > prefix_end:
-            node.closed = False
-            _mark_unclosed(node.block, prefix_end)
 
 
 def _diagnose(parser: _Parser, text: str, path: str, start: int, depth: int) -> ConfSyntaxError:
@@ -482,37 +515,6 @@ def _diagnose(parser: _Parser, text: str, path: str, start: int, depth: int) -> 
     if depth > 0:
         return ConfSyntaxError('unexpected end of file, expecting "}"', path, eof_line)
     return ConfSyntaxError('unexpected end of file, expecting ";" or "}"', path, eof_line)
-
-
-def _attach_comments(statements: list[Node], comments: list[Comment_], path: str) -> None:
-    """Put each comment into the innermost block that holds it, in file order."""
-    if not comments:
-        return
-    queue = sorted(comments)
-    _place(statements, queue, 0, path, None)
-
-
-def _place(statements: list[Node], queue: list[Comment_], index: int, path: str, limit: int | None) -> int:
-    placed: list[Node] = []
-    for node in statements:
-        assert isinstance(node, Directive)
-        while index < len(queue) and queue[index][0] < node.pos:
-            placed.append(_comment(queue[index], path))
-            index += 1
-        placed.append(node)
-        if node.block is not None:
-            index = _place(node.block, queue, index, path, node.end_pos)
-    while index < len(queue) and (limit is None or queue[index][0] < limit):
-        placed.append(_comment(queue[index], path))
-        index += 1
-    statements[:] = placed
-    return index
-
-
-def _comment(found: Comment_, path: str) -> Comment:
-    _, line, text = found
-    # the CR of a CRLF line end is not part of the comment
-    return Comment(text[1:].rstrip("\r"), path, line)
 
 
 _local: dict[int, _Parser] = {}
