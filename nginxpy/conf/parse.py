@@ -1,9 +1,10 @@
 """Parse nginx configuration text into the typed tree of :mod:`nginxpy.conf.ast`.
 
-The grammar (``grammar/nginx.lark``) is LALR; the lexer is Lark's contextual lexer
-specialised for a grammar of few, long terminals (:class:`_StatementLexer`).  A
-Transformer applied during parsing builds the dataclasses directly, with no
-intermediate parse tree.  Syntax errors are mapped to nginx's own messages and
+The grammar (``grammar/nginx.lark``) is LALR; Lark computes its tables ahead of time
+(:mod:`nginxpy.conf.lalr`), and :class:`_Parser` runs them with a contextual lexer
+specialised for a grammar of few, long terminals.  The rule callbacks
+(:class:`_Builder`) build the dataclasses directly, with no intermediate parse tree,
+and without Lark in memory.  Syntax errors are mapped to nginx's own messages and
 lines, and the part of the file before the error is still returned, because nginx
 acts on every statement it has read before its tokenizer gives up.
 """
@@ -13,19 +14,14 @@ from __future__ import annotations
 import gc
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from sys import intern
 from typing import Any
 
-import lark
-from lark import Token
-from lark.common import LexerConf
-from lark.exceptions import UnexpectedCharacters
-from lark.lexer import LexerState
-
 from nginxpy.conf.ast import Arg, Comment, ConfFile, ConfSyntaxError, Directive, Node
+from nginxpy.conf.lalr import REDUCE, Table, from_grammar, from_json
 
 # nginx reads a configuration through a 4096-byte buffer; one token may not fill it.
 NGX_CONF_BUFFER = 4096
@@ -53,107 +49,42 @@ def _unescape(text: str) -> str:
 class _Words:
     """Splits one statement token into its words and comments, with the grammar's own patterns."""
 
-    def __init__(self, parser: lark.Lark) -> None:
-        def pattern(name: str) -> str:
-            return parser.get_terminal(name).pattern.to_regexp()
-
+    def __init__(self, terminals: dict[str, str]) -> None:
         self.piece = re.compile(
             "|".join(
                 [
                     r"(?P<ws>[ \t\r\n]+)",
-                    f"(?P<c>{pattern('COMMENT')})",
-                    f"(?P<bad>{pattern('BAD_QUOTE')})",
-                    f"(?P<q>{pattern('DQ_STRING')}|{pattern('SQ_STRING')})",
-                    f"(?P<w>{pattern('WORD')})",
+                    f"(?P<c>{terminals['COMMENT']})",
+                    f"(?P<bad>{terminals['BAD_QUOTE']})",
+                    f"(?P<q>{terminals['DQ_STRING']}|{terminals['SQ_STRING']})",
+                    f"(?P<w>{terminals['WORD']})",
                     r"(?P<end>[;{}])",
                 ]
             )
         )
-        self.word = re.compile(pattern("WORD"))
-        self.quoted = re.compile(f"{pattern('DQ_STRING')}|{pattern('SQ_STRING')}")
+        self.word = re.compile(terminals["WORD"])
+        self.quoted = re.compile(f"{terminals['DQ_STRING']}|{terminals['SQ_STRING']}")
 
 
-class _StatementLexer(lark.lexer.Lexer):
-    """Lark's contextual lexer for this grammar: the terminals a parser state accepts, tried
-    in Lark's order (priority, then longest pattern), as one regex per state.
+class Token:
+    """One token of the lexer (Lark's names for its fields)."""
 
-    Lark's own lexer does per token what a grammar of one terminal per statement can do
-    once: it builds a Token through two Python calls and a LineCounter; here the scan
-    loop keeps the position and line in locals.  Ignored terminals and the lexer
-    callbacks behave as in Lark."""
+    __slots__ = ("end_line", "end_pos", "line", "type", "value")
 
-    __future_interface__ = 2  # lex(lexer_state, parser_state), as Lark's own lexers
+    def __init__(self, kind: str, value: str, line: int, end_line: int, end_pos: int) -> None:
+        self.type = kind
+        self.value = value
+        self.line = line  # where it starts
+        self.end_line = end_line  # where its last character is
+        self.end_pos = end_pos  # the offset just past it
 
-    def __init__(self, conf: LexerConf) -> None:
-        self.terminals = sorted(
-            conf.terminals,
-            key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name),
-        )
-        self.ignore = frozenset(conf.ignore)
-        self.callbacks = conf.callbacks
-        self.flags = conf.g_regex_flags
-        self.by_accepts: dict[frozenset[str], re.Pattern[str]] = {}
-        self.by_state: dict[int, re.Pattern[str]] = {}
 
-    def _scanner(self, parser_state: lark.parsers.lalr_parser_state.ParserState[int]) -> re.Pattern[str]:
-        accepts = frozenset(parser_state.parse_conf.states[parser_state.position]) | self.ignore
-        scanner = self.by_accepts.get(accepts)
-        if scanner is None:
-            scanner = self.by_accepts[accepts] = re.compile(
-                "|".join(
-                    f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in self.terminals if t.name in accepts
-                ),
-                self.flags,
-            )
-        self.by_state[parser_state.position] = scanner
-        return scanner
+class _Stop(Exception):
+    """The parser can go no further: the offset past the last statement it took, the open depth."""
 
-    def lex(
-        self, lexer_state: LexerState, parser_state: lark.parsers.lalr_parser_state.ParserState[int]
-    ) -> Iterator[Token]:
-        text_slice = lexer_state.text
-        text, end = text_slice.text, text_slice.end
-        counter = lexer_state.line_ctr
-        pos, line, line_start = counter.char_pos, counter.line, counter.line_start_pos
-        by_state, ignore, callbacks = self.by_state, self.ignore, self.callbacks
-        new = str.__new__
-        stack = parser_state.state_stack  # its top is parser_state.position (a property)
-        while pos < end:
-            scanner = by_state.get(stack[-1]) or self._scanner(parser_state)
-            match = scanner.match(text, pos, end)
-            if match is None:
-                raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
-                    text,
-                    pos,
-                    line,
-                    pos - line_start + 1,
-                    allowed=set(scanner.groupindex) - ignore,
-                    state=parser_state,
-                    token_history=lexer_state.last_token and [lexer_state.last_token],
-                )
-            value = match.group()
-            kind = match.lastgroup
-            token = new(Token, value)
-            token.type = kind  # type: ignore[assignment]
-            token.value = value
-            token.start_pos = pos
-            token.line = line
-            token.column = pos - line_start + 1
-            newlines = value.count("\n")
-            if newlines:
-                line += newlines
-                line_start = pos + value.rindex("\n") + 1
-            pos = match.end()
-            token.end_line = line
-            token.end_column = pos - line_start + 1
-            token.end_pos = pos
-            counter.char_pos, counter.line, counter.line_start_pos = pos, line, line_start
-            counter.column = token.end_column
-            if kind in callbacks:
-                token = callbacks[kind](token)  # type: ignore[index]
-            if kind not in ignore:
-                lexer_state.last_token = token
-                yield token
+    def __init__(self, end: int, depth: int) -> None:
+        super().__init__(end, depth)
+        self.end, self.depth = end, depth
 
 
 # A statement of plain words: printable ASCII without quotes, "#", or backslashes, separated
@@ -170,7 +101,7 @@ class _PlainArgs(dict[str, Arg]):
         return arg
 
 
-class _Builder(lark.Transformer[Token, list[Node]]):
+class _Builder:
     """Turns grammar rules into AST nodes while the LALR parser reduces them.
 
     Comments go where they are in the file, as the parser meets them: the tree is built
@@ -180,7 +111,6 @@ class _Builder(lark.Transformer[Token, list[Node]]):
     of the body, the gap before "}" at its end."""
 
     def __init__(self, path: str) -> None:
-        super().__init__(visit_tokens=False)
         self.path = path
         self.words: _Words | None = None
         self.plain_args = _PlainArgs()
@@ -208,8 +138,8 @@ class _Builder(lark.Transformer[Token, list[Node]]):
             return self._directive_slow(token, block)
         # The common case: bare words only, split on nginx's whitespace.
         words = text[:-1].split()
-        end_line: int = token.end_line  # type: ignore[assignment]
-        line: int = token.line  # type: ignore[assignment]
+        end_line = token.end_line
+        line = token.line
         if "\n" in text:
             line += text.count("\n", 0, match.end(1))
         if line == end_line:
@@ -229,7 +159,7 @@ class _Builder(lark.Transformer[Token, list[Node]]):
         """Quotes, escapes, comments or unusual characters: split with the grammar's word patterns."""
         assert self.words is not None
         text: str = token.value
-        line: int = token.line  # type: ignore[assignment]
+        line = token.line
         plain = self.plain_args
         quoted = self.quoted_args
         args: list[Arg] = []
@@ -262,7 +192,7 @@ class _Builder(lark.Transformer[Token, list[Node]]):
                 line += piece.count("\n")
                 args.append(Arg(_unescape(piece[1:-2]), piece[0], bad_follow=piece[-1], bad_line=line))
         name = args[0]
-        end_line: int = token.end_line or line  # type: ignore[assignment]
+        end_line = token.end_line
         directive = Directive(
             intern(name.value),
             args[1:],
@@ -277,6 +207,10 @@ class _Builder(lark.Transformer[Token, list[Node]]):
         if after:
             self.after[id(directive)] = after
         return directive
+
+    def comment(self, token: Token) -> None:
+        """A comment the lexer met on its own (the statements take in those before them)."""
+        self.trailing.append(_comment(token.value, self.path, token.line))
 
     # Terminal callbacks run when the parser shifts the token, so each statement becomes a
     # Directive at once and its token is freed: the tree is built as the file is read.
@@ -319,30 +253,30 @@ class _Builder(lark.Transformer[Token, list[Node]]):
         if opening or closing_comments:
             body = [*(opening or ()), *body, *closing_comments]
         node.block = body
-        end_pos: int = closing.end_pos  # type: ignore[assignment]
+        end_pos = closing.end_pos
         if end_pos > self.synthetic_from:
             # closed by the parser after a syntax error: where the file's text ends
             node.closed = False
             node.close_line = self.text.count("\n", 0, end_pos) + 1
         else:
-            node.close_line = closing.end_line  # type: ignore[assignment]
+            node.close_line = closing.end_line
         return node
 
     def raw_block(self, children: list[Token]) -> Directive:
         name_token, body = children
         comments = self._comments_in(name_token)
-        name = str(name_token).lstrip(" \t\r\n")
+        name = name_token.value.lstrip(" \t\r\n")
         while name.startswith("#"):
             name = name.split("\n", 1)[1].lstrip(" \t\r\n")
-        raw = str(body).lstrip(" \t\r\n")
+        raw = body.value.lstrip(" \t\r\n")
         directive = Directive(
             name=name,
             args=[],
             file=self.path,
-            line=(name_token.end_line or 1),
-            end_line=body.line or 0,
+            line=name_token.end_line,
+            end_line=body.line,
             raw_block=raw[1:-1],
-            close_line=body.end_line or 0,
+            close_line=body.end_line,
         )
         if comments:
             self.before[id(directive)] = comments
@@ -350,11 +284,11 @@ class _Builder(lark.Transformer[Token, list[Node]]):
 
     def _comments_in(self, token: Token) -> list[Node]:
         """Comments inside the leading gap of a "}" or a Lua block name."""
-        text = str(token)
+        text = token.value
         if "#" not in text:
             return []
         found: list[Node] = []
-        line = token.line or 1
+        line = token.line
         for match in re.finditer(r"#[^\n]*|\n", text):
             if match.group() == "\n":
                 line += 1
@@ -385,26 +319,105 @@ class without_gc:  # a context manager, named like contextlib's
             gc.enable()
 
 
+def _table() -> Table:
+    """The LALR tables of the grammar: made ahead of time (grammar_table.json), unless the
+    grammar file is not the one they were made from."""
+    grammar = _grammar_text()
+    table, made_from = from_json(Path(__file__).with_name("grammar_table.json").read_text(encoding="utf-8"))
+    if made_from != grammar:
+        table = from_grammar(grammar)  # an edited grammar: analyse it with Lark
+    return table
+
+
 class _Parser:
-    """One Lark LALR parser, re-pointed at each file it parses (not thread-safe: one per thread)."""
+    """An LALR(1) parser driven by the grammar's tables, with a contextual lexer: in each
+    state, the terminals the state accepts are tried in Lark's order (priority, then
+    longest possible match), as one regular expression per state.  Lark's own
+    ParserState.feed_token and ContextualLexer, specialised for a grammar of few, long
+    terminals: one per statement.  Not thread-safe: one per thread."""
 
     def __init__(self) -> None:
+        table = self.table = _table()
+        self.terminals = dict(table.terminals)
         self.builder = _Builder("")
-        self.lark = lark.Lark(
-            _grammar_text(),
-            parser="lalr",
-            lexer=_StatementLexer,
-            transformer=self.builder,
-            lexer_callbacks={"COMMENT": self._comment},
-            start=["start", "words"],
-            cache=True,
-        )
-        self.builder.words = self.words = _Words(self.lark)
+        self.builder.words = self.words = _Words(self.terminals)
+        self.ignore = frozenset(table.ignore)
+        self.scanners: list[re.Pattern[str] | None] = [None] * len(table.states)
+        self.by_accepts: dict[frozenset[str], re.Pattern[str]] = {}
 
-    def _comment(self, token: Token) -> Token:
+    def _scanner(self, state: int) -> re.Pattern[str]:
+        accepts = frozenset(self.table.states[state]) | self.ignore
+        scanner = self.by_accepts.get(accepts)
+        if scanner is None:
+            scanner = self.by_accepts[accepts] = re.compile(
+                "|".join(f"(?P<{name}>{regexp})" for name, regexp in self.table.terminals if name in accepts)
+            )
+        self.scanners[state] = scanner
+        return scanner
+
+    def run(self, text: str) -> list[Node]:
+        """Parse text with the builder's callbacks; _Stop at the first token it cannot take."""
         builder = self.builder
-        builder.trailing.append(_comment(str(token), builder.path, token.line or 0))
-        return token
+        states, end_state = self.table.states, self.table.end
+        rules: list[tuple[str, int, Callable[[list[Any]], Any]]] = [
+            (name, size, getattr(builder, name)) for name, size in self.table.rules
+        ]
+        on_shift: dict[str, Callable[[Token], Any]] = {
+            "SIMPLE": builder.SIMPLE,
+            "BLOCK_START": builder.BLOCK_START,
+        }
+        scanners, ignore = self.scanners, self.ignore
+        state_stack = [self.table.start]
+        value_stack: list[Any] = []
+        pos, line, size = 0, 1, len(text)
+        last_end, depth = 0, 0  # where the last statement taken ends, the blocks open there
+        while True:
+            state = state_stack[-1]
+            if pos < size:
+                match = (scanners[state] or self._scanner(state)).match(text, pos)
+                if match is None:
+                    raise _Stop(last_end, depth)
+                kind: str = match.lastgroup  # type: ignore[assignment]
+                value = match.group()
+                start_line = line
+                if "\n" in value:
+                    line += value.count("\n")
+                pos = match.end()
+                token = Token(kind, value, start_line, line, pos)
+                if kind in ignore:
+                    if kind == "COMMENT":
+                        builder.comment(token)
+                    continue
+            else:
+                kind, token = "$END", Token("$END", "", line, line, pos)
+            while True:
+                action = states[state_stack[-1]].get(kind)
+                if action is None:
+                    raise _Stop(last_end, depth)
+                what, arg = action
+                if what != REDUCE:
+                    state_stack.append(arg)
+                    callback = on_shift.get(kind)
+                    value_stack.append(token if callback is None else callback(token))
+                    if kind == "BLOCK_START":
+                        depth += 1
+                    elif kind == "RBRACE":
+                        depth -= 1
+                    if kind != "LUA_BLOCK_NAME":
+                        last_end = pos
+                    break
+                name, count, reduce = rules[arg]
+                if count:
+                    children = value_stack[-count:]
+                    del state_stack[-count:]
+                    del value_stack[-count:]
+                else:
+                    children = []
+                state_stack.append(states[state_stack[-1]][name][1])
+                value_stack.append(reduce(children))
+                if kind == "$END" and state_stack[-1] == end_state:
+                    result: list[Node] = value_stack[-1]
+                    return result
 
     def parse(self, text: str, path: str) -> ConfFile:
         with without_gc():
@@ -414,11 +427,10 @@ class _Parser:
         self.builder.reset(path)
         conf = ConfFile(path=path, text=text)
         try:
-            conf.statements = self.lark.parse(text, start="start")  # type: ignore[assignment]
-        except lark.exceptions.UnexpectedInput:
-            prefix_end, depth = _last_complete_statement(self, text)
-            conf.error = _diagnose(self, text, path, prefix_end, depth)
-            conf.statements = self._partial_tree(text, prefix_end, depth)
+            conf.statements = self.run(text)
+        except _Stop as stop:
+            conf.error = _diagnose(self, text, path, stop.end, stop.depth)
+            conf.statements = self._partial_tree(text, stop.end, stop.depth)
         self.builder.reset("")
         return conf
 
@@ -428,37 +440,7 @@ class _Parser:
         builder = self.builder
         builder.reset(builder.path)
         builder.synthetic_from, builder.text = prefix_end, text
-        closing = "\n}" * depth
-        statements: list[Node] = self.lark.parse(text[:prefix_end] + closing, start="start")  # type: ignore[assignment]
-        return statements
-
-
-def _tokens_before_error(parser: _Parser, text: str) -> list[Token]:
-    tokens: list[Token] = []
-    interactive = parser.lark.parse_interactive(text, start="start")
-    try:
-        for token in interactive.iter_parse():
-            tokens.append(token)
-    except lark.exceptions.UnexpectedToken as error:
-        # iter_parse yields a token before feeding it: drop the one the parser rejected.
-        if tokens and error.token is tokens[-1]:
-            tokens.pop()
-    except lark.exceptions.UnexpectedInput:
-        pass
-    return tokens
-
-
-_DEPTH = {"BLOCK_START": 1, "RBRACE": -1}
-
-
-def _last_complete_statement(parser: _Parser, text: str) -> tuple[int, int]:
-    """Offset just past the last statement accepted before the error, and the open depth there."""
-    end, depth = 0, 0
-    for token in _tokens_before_error(parser, text):
-        depth += _DEPTH.get(token.type, 0)
-        if token.type != "LUA_BLOCK_NAME":
-            end = token.end_pos or 0
-    return end, depth
+        return self.run(text[:prefix_end] + "\n}" * depth)
 
 
 def _diagnose(parser: _Parser, text: str, path: str, start: int, depth: int) -> ConfSyntaxError:

@@ -1,0 +1,45 @@
+"""The parser's LALR tables (nginxpy/conf/grammar_table.json) are Lark's for grammar/nginx.lark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nginxpy.conf import parse
+from nginxpy.conf.lalr import from_grammar, from_json, to_json
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLE = ROOT / "nginxpy" / "conf" / "grammar_table.json"
+
+
+def test_table_is_made_from_the_grammar_file() -> None:
+    grammar = (ROOT / "grammar" / "nginx.lark").read_text(encoding="utf-8")
+    table, made_from = from_json(TABLE.read_text(encoding="utf-8"))
+    assert made_from == grammar, "grammar changed: run tools/gen_grammar_table.py"
+    assert table == from_grammar(grammar)
+    assert TABLE.read_text(encoding="utf-8") == to_json(table, grammar)
+
+
+def test_an_edited_grammar_is_analysed_anew(monkeypatch: pytest.MonkeyPatch) -> None:
+    grammar = (ROOT / "grammar" / "nginx.lark").read_text(encoding="utf-8")
+    edited = grammar + "\n// edited\n"
+    monkeypatch.setattr(parse, "_grammar_text", lambda: edited)
+    table = parse._table()
+    assert table == from_grammar(grammar)  # a comment changes no table
+    fresh = parse._Parser()
+    conf = fresh.parse("a b;\nc { d 'e f'; } # g\n", "x.conf")
+    assert conf.error is None
+    assert [(n.name, n.values) for n in conf.directives()] == [("a", ["b"]), ("c", [])]
+
+
+def test_parsing_does_not_load_lark() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from nginxpy.conf.parse import parse_text; "
+        "c = parse_text('a b;'); assert c.error is None; print('lark' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"
