@@ -752,11 +752,15 @@ def access_log(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
     options: dict[str, str] = {}
     for word in words[1:]:
         key, eq, value = word.partition("=")
+        if word == "gzip" and word is not words[1]:
+            word, key, eq, value = "gzip=1", "gzip", "=", "1"  # Z_BEST_SPEED
         if eq and key in ("buffer", "flush", "gzip", "if"):
-            if key == "buffer" and conf_values.parse_size(value) is None:
+            if key == "buffer" and not conf_values.parse_size(value):
                 raise loader.error(f'invalid buffer size "{value}"')
-            if key == "flush" and conf_values.parse_time(value, is_sec=False) is None:
+            if key == "flush" and not conf_values.parse_time(value, is_sec=False):
                 raise loader.error(f'invalid flush time "{value}"')
+            if key == "gzip" and value not in tuple("123456789"):
+                raise loader.error(f'invalid compression level "{value}"')
             options[key] = value
             continue
         if word is words[1] and not eq:
@@ -766,6 +770,10 @@ def access_log(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
     http = _http(loader)
     if fmt != "combined" and fmt not in http.log_formats:
         raise loader.error(f'unknown log format "{fmt}"')
+    if "flush" in options and "buffer" not in options and "gzip" not in options:
+        raise loader.error(f'no buffer is defined for access_log "{words[0]}"')
+    if ("buffer" in options or "gzip" in options) and "$" in path:
+        raise loader.error("buffered logs cannot have variables in name")
     if not (path.startswith("syslog:") or "$" in path):
         loader.add_open_file(path)
     entries.append((path, fmt, options))

@@ -91,6 +91,7 @@ class LogTarget:
     buffer: int = 0
     flush: float = 0.0
     condition: ComplexValue | None = None
+    gzip: int = 0  # compression level of a buffered log (0: plain)
 
 
 @dataclass(slots=True, eq=False)
@@ -140,6 +141,9 @@ class LocConf:
     client_max_body_size: int = 1024 * 1024
     client_body_timeout: int = 60000
     send_timeout: int = 60000
+    lingering_close: str = "on"
+    lingering_time: int = 30000
+    lingering_timeout: int = 5000
     chunked_transfer_encoding: bool = True
     max_ranges: int | None = None
     log_not_found: bool = True
@@ -368,6 +372,9 @@ class Builder:
         loc.client_max_body_size = get("client_max_body_size", 1024 * 1024)
         loc.client_body_timeout = get("client_body_timeout", 60000)
         loc.send_timeout = get("send_timeout", 60000)
+        loc.lingering_close = get("lingering_close", "on")
+        loc.lingering_time = get("lingering_time", 30000)
+        loc.lingering_timeout = get("lingering_timeout", 5000)
         loc.chunked_transfer_encoding = get("chunked_transfer_encoding", True)
         loc.max_ranges = get("max_ranges")
         loc.log_not_found = get("log_not_found", True)
@@ -410,8 +417,11 @@ class Builder:
                     buffer=conf_values.parse_size(options.get("buffer", "0")) or 0,
                     flush=(conf_values.parse_time(options.get("flush", "0"), is_sec=False) or 0) / 1000,
                     condition=compile_value(options["if"]) if "if" in options else None,
+                    gzip=int(options.get("gzip", "0")),
                 )
             )
+            if targets[-1].gzip and not targets[-1].buffer:
+                targets[-1].buffer = 64 * 1024  # gzip without buffer=: nginx's 64k
         return targets
 
     # -- listening sockets --------------------------------------------------------

@@ -437,12 +437,20 @@ class HttpConnection:
         if self.body_done:
             return True
         try:
-            with trio.move_on_after(5):
+            # ngx_http_discarded_request_body_handler: each read waits lingering_timeout, the
+            # whole within lingering_time; on a timeout the connection closes (no more lingering)
+            window = self._linger_window(r)
+            with trio.CancelScope(deadline=trio.current_time() + (window or 0)) as waiting:
                 async for _ in self.iter_body(r, count=not r.ctx.get("discarding")):
-                    pass
-                return True
+                    window = self._linger_window(r)
+                    if window is None:
+                        break
+                    waiting.deadline = trio.current_time() + window
+                if window is not None and self.body_done:
+                    return True
         except BadRequest:
             return False
+        r.ctx["lingered"] = True
         return False
 
     # -- writing ----------------------------------------------------------------------------
@@ -574,8 +582,7 @@ class HttpConnection:
                 # ngx_http_finalize_connection: the request ends (is logged) once its body is read
                 await self._drain_body(r)
             self.server.access_log(r)
-            if not self.body_done or self.buffer:
-                await self._linger()
+            await self._linger(r)
             return
         if not self.body_done:
             await self.flush()
@@ -587,19 +594,74 @@ class HttpConnection:
             await self.flush()
         self.server.access_log(r)
 
-    async def _linger(self) -> None:
-        """ngx_http_set_lingering_close: stop sending, read and drop for a while, then close."""
+    def _linger_window(self, r: Request) -> float | None:
+        """Seconds the next lingering read may wait: lingering_timeout, cut to what is left of
+        lingering_time (counted in whole seconds of the clock, as nginx's ngx_time());
+        None once lingering_time has passed."""
+        loc = r.loc if r.loc is not None else self.addr.default.loc
+        end = r.ctx.get("lingering_time")
+        if end is None:
+            end = r.ctx["lingering_time"] = int(time.time()) + loc.lingering_time // 1000
+        left = end - int(time.time())
+        if left <= 0:
+            return None
+        return min(left * 1000, loc.lingering_timeout) / 1000
+
+    def _client_sent_more(self) -> bool:
+        """rev->ready: the client's data waits in the socket (end of file does not count: the
+        lingering read would end at once)."""
+        if self.raw is None:
+            return False
         try:
-            sock = getattr(self.stream, "socket", None)
+            return bool(self.raw.recv(1, socket.MSG_PEEK))
+        except OSError:
+            return False
+
+    async def _linger(self, r: Request) -> None:
+        """ngx_http_finalize_connection's choice, then ngx_http_set_lingering_close: stop sending,
+        read and drop what the client still sends, close after lingering_timeout of silence or
+        once lingering_time has passed.  Closing with unread data would make the kernel reset
+        the connection, which can destroy the response before the client has read it."""
+        if r.ctx.get("lingered"):
+            return  # the body's discarding timed out: nginx closes at once
+        loc = r.loc if r.loc is not None else self.addr.default.loc
+        if loc.lingering_close == "off":
+            return
+        if loc.lingering_close == "on":
+            unread_body = not self.body_done or (self.chunked is not None and not self.chunked.done)
+            if not (unread_body or self.buffer or self._client_sent_more()):
+                return
+        self.waiting = "linger"  # not a timeout that _timed_out reports
+        self.set_deadline(math.inf)
+        try:
+            sock = self.raw if self.raw is not None else getattr(self.stream, "socket", None)
             if sock is not None:
-                sock.shutdown(1)
-            with trio.move_on_after(5):
-                while True:
-                    data = await self.stream.receive_some(RECV_SIZE)
-                    if not data:
-                        break
+                sock.shutdown(socket.SHUT_WR)
+            while True:
+                window = self._linger_window(r)
+                if window is None:
+                    return
+                with trio.move_on_after(window):
+                    if not await self._linger_read():
+                        return
+                    continue
+                return  # lingering_timeout of silence
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
+
+    async def _linger_read(self) -> bool:
+        """ngx_http_lingering_close_handler's reads: drop what has arrived; False at end of file."""
+        raw = self.raw
+        if raw is None:
+            return bool(await self.stream.receive_some(RECV_SIZE))
+        await trio.lowlevel.wait_readable(raw)
+        for _ in range(64):
+            try:
+                if not raw.recv(RECV_SIZE):
+                    return False
+            except BlockingIOError:
+                break
+        return True
 
     # -- logs -------------------------------------------------------------------------------
 

@@ -8,15 +8,14 @@ import os
 import socket
 import sys
 import time
-from typing import IO
 
 import trio
 
 from nginxpy.errorlog import ErrorLog, severity
-from nginxpy.http.config import HttpConf, Listener, LogTarget
+from nginxpy.http.accesslog import AccessLogs, write_access_log
+from nginxpy.http.config import HttpConf, Listener
 from nginxpy.http.connection import HttpConnection, request_summary
 from nginxpy.http.request import ConnInfo, Request
-from nginxpy.http.variables import evaluate, log_line
 from nginxpy.tls.glue import TlsRuntime
 
 
@@ -77,31 +76,6 @@ def open_listening_socket(listener: Listener) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-class AccessLogs:
-    """Open access log files (shared by path), written in nginx's line format."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, IO[bytes]] = {}
-        self.failed: set[str] = set()
-
-    def open(self, path: str) -> IO[bytes] | None:
-        handle = self.files.get(path)
-        if handle is None and path not in self.failed:
-            try:
-                handle = open(path, "ab", buffering=0)  # noqa: SIM115
-            except OSError:
-                self.failed.add(path)
-                return None
-            self.files[path] = handle
-        return handle
-
-    def reopen(self) -> None:
-        for handle in self.files.values():
-            handle.close()
-        self.files.clear()
-        self.failed.clear()
 
 
 class HttpServer:
@@ -292,26 +266,7 @@ class HttpServer:
             sys.stderr.write(message + "\n")
 
     def access_log(self, r: Request) -> None:
-        loc = r.loc
-        if loc is None:
-            return
-        if r.status == 0 and r.err_status == 0:
-            return
-        for target in loc.access_logs:
-            self._write_access(target, r)
-
-    def _write_access(self, target: LogTarget, r: Request) -> None:
-        if target.condition is not None:
-            value = evaluate(target.condition, r)
-            if value in ("", "0"):
-                return
-        path = target.path if target.path_value is None else evaluate(target.path_value, r)
-        handle = self.access_logs.open(path)
-        if handle is None:
-            return
-        line = log_line(target.format, target.escape, r) + "\n"
-        with contextlib.suppress(OSError):
-            handle.write(line.encode("latin-1", "replace"))
+        write_access_log(self.access_logs, r)
 
 
 def now() -> float:

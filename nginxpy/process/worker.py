@@ -131,6 +131,7 @@ class Worker:
                         task_status.started()
                         if self.on_started is not None:
                             self.on_started()
+                self.server.access_logs.flush_all()  # buffered access logs, as nginx at exit
                 if not self.terminating:
                     self.notice("exiting")
                 nursery.cancel_scope.cancel()

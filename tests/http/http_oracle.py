@@ -117,6 +117,20 @@ class Server:
                 self.process.kill()
                 self.process.wait(5)
 
+    def quit(self, timeout: float = 10.0) -> int | None:
+        """Graceful stop (SIGQUIT, as ``-s quit``); the exit code, None if it did not exit in time."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGQUIT)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None and self.process.poll() is None
+        self.process.send_signal(signum)
+
     def error_log(self) -> str:
         path = self.prefix / "error.log"
         return path.read_text(errors="replace") if path.exists() else ""
