@@ -4,7 +4,8 @@
 
 Each server runs one worker on loopback; the same run measures ``return 200`` and a
 static file for nginx and nginxpy, and the same ``return 200``-like answer for aiohttp.
-Prints requests/s, p50/p99 latency and ratios.  Also times the request-head parser
+Prints requests/s, p50/p99 latency, the server's CPU time per request (utime+stime over the
+run: the fair figure on a shared machine) and ratios.  Also times the request-head parser
 against h11 on the same bytes (the issue allows a hand-written parser only if it is
 both stricter and faster).
 """
@@ -118,17 +119,27 @@ def start(kind: str, directory: Path) -> tuple[subprocess.Popen[bytes], int]:
     return process, port
 
 
-def wrk(port: int, path: str, duration: int, connections: int) -> tuple[float, str, str]:
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (the machine may be shared: CPU per request is the fair figure)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port: int, path: str, duration: int, connections: int, pid: int) -> tuple[float, str, str, float]:
+    """req/s, p50, p99 and the server's CPU microseconds per request."""
+    cpu = cpu_seconds(pid)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}{path}"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu = cpu_seconds(pid) - cpu
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
-    return rps, p50, p99
+    return rps, p50, p99, cpu / max(requests, 1) * 1e6
 
 
 def parser_micro() -> None:
@@ -161,7 +172,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     parser_micro()
-    results: dict[tuple[str, str], tuple[float, str, str]] = {}
+    results: dict[tuple[str, str], tuple[float, str, str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind, paths in (
             ("nginx", ("/r", "/file.html")),
@@ -171,23 +182,25 @@ def main() -> int:
             process, port = start(kind, Path(tmp))
             try:
                 for path in paths:
-                    wrk(port, path, 1, args.connections)  # warm up
-                    results[(kind, path)] = wrk(port, path, args.duration, args.connections)
+                    wrk(port, path, 1, args.connections, process.pid)  # warm up
+                    results[(kind, path)] = wrk(port, path, args.duration, args.connections, process.pid)
             finally:
                 process.send_signal(signal.SIGTERM)
                 try:
                     process.wait(10)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    print(f"{'server':10} {'path':12} {'req/s':>10} {'p50':>9} {'p99':>9}")
-    for (kind, path), (rps, p50, p99) in results.items():
-        print(f"{kind:10} {path:12} {rps:10.0f} {p50:>9} {p99:>9}")
+    print(f"{'server':10} {'path':12} {'req/s':>10} {'p50':>9} {'p99':>9} {'cpu us/req':>11}")
+    for (kind, path), (rps, p50, p99, cpu) in results.items():
+        print(f"{kind:10} {path:12} {rps:10.0f} {p50:>9} {p99:>9} {cpu:11.1f}")
     for path in ("/r", "/file.html"):
         ratio = results[("nginxpy", path)][0] / results[("nginx", path)][0]
         print(f"nginxpy/nginx {path}: {ratio:.3f} (target >= 0.100 for /r)")
     print(
         f"nginxpy/aiohttp /r: {results[('nginxpy', '/r')][0] / results[('aiohttp', '/r')][0]:.2f} (target >= 1)"
     )
+    cpu_ratio = results[("aiohttp", "/r")][3] / results[("nginxpy", "/r")][3]
+    print(f"aiohttp/nginxpy CPU per request /r: {cpu_ratio:.2f} (>= 1: nginxpy needs less)")
     print(f"cpus: {os.cpu_count()}")
     return 0
 

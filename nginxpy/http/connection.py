@@ -20,7 +20,7 @@ import re
 import socket
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -75,9 +75,12 @@ class HttpConnection:
         # would block, as nginx does; TLS and other streams go through the stream API.
         self.raw = raw
         self.fast = 0  # calls that did not yield: a checkpoint every so often keeps trio fair
-        # One cancel scope per connection; each wait sets its deadline (cheaper than a scope per wait).
+        # One cancel scope per connection, cancelled by the server's timer task when the
+        # deadline of the current wait (timeout_at) passes: setting it is only an attribute.
         self.scope = trio.CancelScope()
-        self.deadline = math.inf  # the scope's deadline (setting it costs: only when it changes)
+        self.timers = server.timers
+        self.timeout_at = math.inf
+        self.timer_entry: list[Any] | None = None
         self.head_deadline: float | None = None  # client_header_timeout, from the first wait
         self.waiting = ""  # what a timeout interrupts: keepalive, header, body, send
 
@@ -92,6 +95,7 @@ class HttpConnection:
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionError, ClientClosed):
             pass
         finally:
+            self.timers.remove(self)
             if not self.detached:
                 await self._close()
 
@@ -128,9 +132,7 @@ class HttpConnection:
         self.server.access_log(r)
 
     def set_deadline(self, deadline: float) -> None:
-        if deadline != self.deadline:
-            self.deadline = deadline
-            self.scope.deadline = deadline
+        self.timers.set(self, deadline)
 
     async def _recv(self, timeout: float, what: str, deadline: float | None = None) -> bytes:
         """Receive with a timer: ``timeout`` seconds from the first wait, or ``deadline`` in trio
@@ -148,7 +150,11 @@ class HttpConnection:
                     await trio.lowlevel.checkpoint()
                 return data
             self.waiting = what
-            self.set_deadline(trio.current_time() + timeout if deadline is None else deadline)
+            at = trio.current_time() + timeout if deadline is None else deadline
+            self.timeout_at = at
+            entry = self.timer_entry
+            if entry is None or at < entry[0]:  # else the entry comes due first, moved then
+                self.timers.set(self, at)
             while True:
                 await trio.lowlevel.wait_readable(raw)
                 try:
@@ -203,7 +209,7 @@ class HttpConnection:
                     self.server.access_log(r)
                 return
             self._start_body(r)
-            self.set_deadline(math.inf)
+            self.timeout_at = math.inf  # no timer while the request is handled
             self.waiting = ""
             try:
                 rc = await core.run_phases(r, self)
@@ -456,8 +462,6 @@ class HttpConnection:
     # -- writing ----------------------------------------------------------------------------
 
     async def _send(self, data: bytes) -> None:
-        loc = self.current.loc if self.current is not None else None
-        timeout = (loc.send_timeout if loc is not None else 60000) / 1000
         raw = self.raw
         if raw is not None:
             try:
@@ -468,7 +472,7 @@ class HttpConnection:
                 return
             view = memoryview(data)[sent:]
             self.waiting = "send"
-            self.set_deadline(trio.current_time() + timeout)
+            self.set_deadline(trio.current_time() + self._send_timeout())
             while view:
                 await trio.lowlevel.wait_writable(raw)
                 try:
@@ -478,8 +482,12 @@ class HttpConnection:
                 view = view[sent:]
             return
         self.waiting = "send"
-        self.set_deadline(trio.current_time() + timeout)
+        self.set_deadline(trio.current_time() + self._send_timeout())
         await self.stream.send_all(data)
+
+    def _send_timeout(self) -> float:
+        loc = self.current.loc if self.current is not None else None
+        return (loc.send_timeout if loc is not None else 60000) / 1000
 
     async def flush(self) -> None:
         if self.out:
@@ -487,14 +495,17 @@ class HttpConnection:
             self.out.clear()
             await self._send(data)
 
-    async def send_header(self, r: Request) -> None:
+    # The response is put in ``out`` by the put_* methods (no I/O); the async send_* ones
+    # (what content handlers call) flush when much is buffered.
+
+    def put_header(self, r: Request) -> None:
         """ngx_http_send_header: the status from error_page, the header filters, the head."""
         if r.header_sent:
             return
         r.header_sent = True
         if r.err_status:
             r.status = r.err_status
-        if r.is_head:
+        if r.method == "HEAD":
             r.header_only = True
         if not r.ctx.pop("filtered", False):
             headers_filter(r)
@@ -512,10 +523,8 @@ class HttpConnection:
         r.header_size = len(data)
         r.bytes_sent += len(data)
         self.out += data
-        if len(self.out) > 65536:
-            await self.flush()
 
-    async def send_body(self, r: Request, data: bytes) -> None:
+    def put_body(self, r: Request, data: bytes) -> None:
         if r.header_only or not data:
             return
         r.body_bytes_sent += len(data)
@@ -526,20 +535,36 @@ class HttpConnection:
             self.out += b"\r\n"
         else:
             self.out += data
-        if len(self.out) > 65536:
-            await self.flush()
 
-    async def finish_body(self, r: Request) -> None:
+    def put_finish(self, r: Request) -> None:
         if r.chunked and not r.header_only:
             self.out += b"0\r\n\r\n"
             r.bytes_sent += 5
         r.completed = True
 
-    async def send_whole(self, r: Request, data: bytes, chunked_if_possible: bool = False) -> None:
+    def put_whole(self, r: Request, data: bytes, chunked_if_possible: bool = False) -> None:
         r.content_length = -1 if chunked_if_possible else len(data)
-        await self.send_header(r)
-        await self.send_body(r, data)
-        await self.finish_body(r)
+        self.put_header(r)
+        self.put_body(r, data)
+        self.put_finish(r)
+
+    async def send_header(self, r: Request) -> None:
+        self.put_header(r)
+        if len(self.out) > 65536:
+            await self.flush()
+
+    async def send_body(self, r: Request, data: bytes) -> None:
+        self.put_body(r, data)
+        if len(self.out) > 65536:
+            await self.flush()
+
+    async def finish_body(self, r: Request) -> None:
+        self.put_finish(r)
+
+    async def send_whole(self, r: Request, data: bytes, chunked_if_possible: bool = False) -> None:
+        self.put_whole(r, data, chunked_if_possible)
+        if len(self.out) > 65536:
+            await self.flush()
 
     async def send_fd(self, r: Request, fd: int, offset: int, length: int, finish: bool = True) -> None:
         """A file region, read in chunks (never whole into memory)."""

@@ -377,20 +377,36 @@ async def finalize(r: Request, conn: HttpConnection, rc: int) -> None:
         r.status = rc
         r.content_length = 0
         await conn.discard_body(r)
-        await conn.send_header(r)
-        await conn.finish_body(r)
+        conn.put_header(r)
+        conn.put_finish(r)
         return
+
+
+# return's texts without variables, encoded once (keyed by the compiled value, which lives as
+# long as its configuration)
+_CONSTANT_TEXTS: dict[int, tuple[ComplexValue, bytes | None]] = {}
 
 
 async def send_text(r: Request, conn: HttpConnection, status: int, value: ComplexValue | None) -> None:
     """ngx_http_send_response for ``return CODE TEXT``."""
-    await conn.discard_body(r)
+    if conn.body_done and "expect" not in r.headers_in:
+        r.expect_tested = True  # all discard_body would do
+    else:
+        await conn.discard_body(r)
     r.status = status
-    text = evaluate(value, r) if value is not None else ""
-    data = text.encode("latin-1", "replace")
+    if value is None:
+        data = b""
+    else:
+        cached = _CONSTANT_TEXTS.get(id(value))
+        if cached is None or cached[0] is not value:
+            cached = _CONSTANT_TEXTS[id(value)] = (
+                value,
+                "".join(value.parts).encode("latin-1", "replace") if value.is_constant else None,  # type: ignore[arg-type]
+            )
+        data = cached[1] if cached[1] is not None else evaluate(value, r).encode("latin-1", "replace")
     r.content_length = len(data)
     r.content_type, r.charset = content_type(r, r.exten)
-    await conn.send_whole(r, data)
+    conn.put_whole(r, data)
 
 
 async def special_response(r: Request, conn: HttpConnection, error: int) -> int:
@@ -470,7 +486,7 @@ async def send_special(r: Request, conn: HttpConnection, error: int) -> None:
     ]
     if error == 416 and "content_range" in r.ctx:
         r.headers_out.append(["Content-Range", r.ctx.pop("content_range")])
-    await conn.send_whole(r, body.encode("latin-1"))
+    conn.put_whole(r, body.encode("latin-1"))
 
 
 def bad_request_loc(http: HttpConf, addr: AddrConf) -> LocConf:

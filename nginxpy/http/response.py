@@ -13,7 +13,7 @@ import time
 
 from nginxpy import versions
 from nginxpy.http.request import Request
-from nginxpy.http.variables import http_time
+from nginxpy.http.variables import evaluate, http_time
 
 STATUS_LINES = {
     200: "200 OK",
@@ -222,8 +222,6 @@ SAFE_STATUSES = frozenset((200, 201, 204, 206, 301, 302, 303, 304, 307, 308))
 
 def headers_filter(r: Request) -> None:
     """ngx_http_headers_filter: expires and add_header (``always`` for other statuses)."""
-    from nginxpy.http.variables import evaluate
-
     loc = r.loc
     if loc is None or (loc.expires.kind == "off" and not loc.add_headers):
         return

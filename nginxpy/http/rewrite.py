@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,9 +45,52 @@ def _regex(pattern: str, caseless: bool) -> re.Pattern[str]:
     return compile_regex(pattern, caseless)
 
 
+Statement = Callable[[Request], "Outcome | None"]
+
+# Each scope's statements, made once (keyed by the scope, which lives as long as its
+# configuration): an IfScope, or a function of the request.
+_SCRIPTS: dict[int, tuple[Scope, list[IfScope | Statement]]] = {}
+
+
+def _script(scope: Scope) -> list[IfScope | Statement]:
+    cached = _SCRIPTS.get(id(scope))
+    if cached is None or cached[0] is not scope:
+        script: list[IfScope | Statement] = [
+            item if isinstance(item, IfScope) else _statement(item) for item in scope.script
+        ]
+        cached = _SCRIPTS[id(scope)] = (scope, script)
+    return cached[1]
+
+
+def _statement(directive: Directive) -> Statement:
+    if directive.name == "return":
+        constant = _constant_return(directive.values)
+        if constant is not None:
+            outcome, text = constant
+
+            def run_return(r: Request) -> Outcome:
+                r.ctx["return_text"] = text
+                return outcome
+
+            return run_return
+    return lambda r: run_statement(r, directive)
+
+
+def _constant_return(words: list[str]) -> tuple[Outcome, ComplexValue | None] | None:
+    """A return that only sends a status (and a body text): its outcome, made once."""
+    first = words[0]
+    if not first.isdigit():
+        return None
+    code = int(first)
+    text = words[1] if len(words) > 1 else None
+    if code == 444 or not (code < 400 or text) or code in REDIRECT_CODES:
+        return None
+    return _status(-code), _value(text) if text is not None else None
+
+
 def run_script(r: Request, scope: Scope) -> Outcome:
     """Run a scope's rewrite statements (ngx_http_rewrite_handler)."""
-    for item in scope.script:
+    for item in _script(scope):
         if isinstance(item, IfScope):
             if not test_condition(r, item.condition):
                 continue
@@ -57,7 +101,7 @@ def run_script(r: Request, scope: Scope) -> Outcome:
             if inner.action != "done":
                 return inner
             continue
-        outcome = run_statement(r, item)
+        outcome = item(r)
         if outcome is not None:
             return outcome
     return DONE

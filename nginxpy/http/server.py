@@ -16,6 +16,7 @@ from nginxpy.http.accesslog import AccessLogs, write_access_log
 from nginxpy.http.config import HttpConf, Listener
 from nginxpy.http.connection import HttpConnection, request_summary
 from nginxpy.http.request import ConnInfo, Request
+from nginxpy.http.timers import Timers
 from nginxpy.tls.glue import TlsRuntime
 
 
@@ -96,6 +97,7 @@ class HttpServer:
         self.accept_burst = 64  # connections accepted per wake-up (1: nginx's "multi_accept off")
         self.other_connections = 0  # connections that are not clients (a worker's channel)
         self.accept_scope = trio.CancelScope()
+        self.timers = Timers()  # the connections' timeouts
 
     def open_sockets(self) -> None:
         for listener in self.http.listeners:
@@ -111,9 +113,12 @@ class HttpServer:
 
     async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Accept and serve; returns after shutdown() once the last connection has ended."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._accept_all, nursery)
-            task_status.started()
+        async with trio.open_nursery() as timers:
+            timers.start_soon(self.timers.run)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._accept_all, nursery)
+                task_status.started()
+            timers.cancel_scope.cancel()
 
     async def _accept_all(self, nursery: trio.Nursery) -> None:
         with self.accept_scope:
