@@ -50,6 +50,7 @@ from nginxpy.http.proxy import (
     make_context,
     response_headers,
 )
+from nginxpy.http.resolver import ResolveError, resolver_for
 from nginxpy.http.tunnel import run_tunnel
 from nginxpy.tls.glue import wrap_upstream
 from nginxpy.tls.upstream import UpstreamTlsError
@@ -213,6 +214,37 @@ def group_for_url(groups: dict[str, Group], url: ProxyUrl) -> Group:
         group = Group(PeerGroup.build(url.host_header, peers))
         _IMPLICIT[key] = group
     return group
+
+
+def _needs_resolver(url: ProxyUrl, groups: dict[str, Group]) -> bool:
+    """proxy_pass with variables: a host that is neither an upstream{} name nor an address is
+    resolved at request time (ngx_http_upstream_init_request)."""
+    if url.unix or (url.no_port and url.host in groups):
+        return False
+    host = url.host[1:-1] if url.host.startswith("[") else url.host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+async def _resolved_group(r: Any, conn: Any, conf: ProxyConf, url: ProxyUrl) -> Group | None:
+    """The peers of a name resolved with the location's resolver, as a group of this request's
+    own (ngx_http_upstream_create_round_robin_peer); None (502) when that is not possible."""
+    if conf.resolver is None:
+        conn.log_error("error", f"no resolver defined to resolve {url.host}", r)
+        return None
+    try:
+        addrs = await resolver_for(conf.resolver).resolve(url.host, conf.resolver_timeout)
+    except ResolveError as err:
+        conn.log_error("error", f"{url.host} could not be resolved ({err.code}: {err.text})", r)
+        return None
+    peers = [
+        Peer(f"[{addr}]:{url.port}" if ":" in addr else f"{addr}:{url.port}", (addr, url.port))
+        for addr in addrs
+    ]
+    return Group(PeerGroup.build(url.host, peers))
 
 
 # -- one attempt -------------------------------------------------------------------------
@@ -566,7 +598,13 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         payload += body
 
     groups = groups_for(http_scope)
-    group = group_for_url(groups, context.url)
+    if conf.url is None and _needs_resolver(context.url, groups):
+        resolved = await _resolved_group(r, conn, conf, context.url)
+        if resolved is None:
+            return 502
+        group = resolved
+    else:
+        group = group_for_url(groups, context.url)
     key = b""
     if group.hash_key is not None:
         from nginxpy.http.proxy import evaluate
