@@ -197,6 +197,8 @@ class ProxyConf:
     next_upstream: frozenset[str] = frozenset({"error", "timeout"})
     next_upstream_tries: int = 0
     next_upstream_timeout: float = 0.0
+    resolver: tuple[str, ...] | None = None  # the resolver directive's words in force here
+    resolver_timeout: float = 30.0
 
     @classmethod
     def from_scope(cls, scope: Any) -> ProxyConf:
@@ -255,6 +257,10 @@ class ProxyConf:
         conf.next_upstream_tries = int(scope.get("proxy_next_upstream_tries") or 0)
         conf.next_upstream_timeout = _msec(scope, "proxy_next_upstream_timeout", 0)
         conf.redirects = _redirects(scope.get("proxy_redirect"), url, location)
+        resolver = scope.get("resolver")
+        if resolver:
+            conf.resolver = tuple(str(word) for word in resolver)
+        conf.resolver_timeout = _msec(scope, "resolver_timeout", 30000)
         return conf
 
     def set_headers(self, entries: Iterable[Sequence[str]]) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import math
 import os
 import socket
 import ssl
@@ -49,6 +50,7 @@ from nginxpy.http.proxy import (
     make_context,
     response_headers,
 )
+from nginxpy.http.resolver import ResolveError, resolver_for
 from nginxpy.http.tunnel import run_tunnel
 from nginxpy.tls.glue import wrap_upstream
 from nginxpy.tls.upstream import UpstreamTlsError
@@ -212,6 +214,37 @@ def group_for_url(groups: dict[str, Group], url: ProxyUrl) -> Group:
         group = Group(PeerGroup.build(url.host_header, peers))
         _IMPLICIT[key] = group
     return group
+
+
+def _needs_resolver(url: ProxyUrl, groups: dict[str, Group]) -> bool:
+    """proxy_pass with variables: a host that is neither an upstream{} name nor an address is
+    resolved at request time (ngx_http_upstream_init_request)."""
+    if url.unix or (url.no_port and url.host in groups):
+        return False
+    host = url.host[1:-1] if url.host.startswith("[") else url.host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+async def _resolved_group(r: Any, conn: Any, conf: ProxyConf, url: ProxyUrl) -> Group | None:
+    """The peers of a name resolved with the location's resolver, as a group of this request's
+    own (ngx_http_upstream_create_round_robin_peer); None (502) when that is not possible."""
+    if conf.resolver is None:
+        conn.log_error("error", f"no resolver defined to resolve {url.host}", r)
+        return None
+    try:
+        addrs = await resolver_for(conf.resolver).resolve(url.host, conf.resolver_timeout)
+    except ResolveError as err:
+        conn.log_error("error", f"{url.host} could not be resolved ({err.code}: {err.text})", r)
+        return None
+    peers = [
+        Peer(f"[{addr}]:{url.port}" if ":" in addr else f"{addr}:{url.port}", (addr, url.port))
+        for addr in addrs
+    ]
+    return Group(PeerGroup.build(url.host, peers))
 
 
 # -- one attempt -------------------------------------------------------------------------
@@ -394,6 +427,85 @@ async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tupl
             return head, parser.rest
 
 
+# -- the request body -----------------------------------------------------------------------
+
+
+class ClientBodyClosed(Exception):
+    """The client closed its connection while its body was being passed upstream."""
+
+
+def _unbuffered(conf: ProxyConf, r: Any, conn: Any) -> bool:
+    """ngx_http_proxy_handler's request_body_no_buffering, and ngx_http_read_client_request_body
+    turning it off again when the whole body is already here (then it is sent as buffered)."""
+    if conf.request_buffering or conf.body is not None or not conf.pass_request_body:
+        return False
+    if r.chunked_in and conf.http_version != "1.1":
+        return False  # HTTP/1.0 upstream: a chunked body is read whole for its Content-Length
+    if not hasattr(conn, "iter_body") or getattr(conn, "body_done", True):
+        return False
+    buffer = getattr(conn, "buffer", b"")
+    if getattr(conn, "chunked", None) is None:
+        return len(buffer) < getattr(conn, "body_left", 0)
+    from nginxpy.http.parse import BadRequest, ChunkedDecoder
+
+    probe = ChunkedDecoder()
+    try:
+        probe.feed(bytes(buffer).decode("latin-1"))
+    except BadRequest:
+        return False  # the buffered read reports it
+    return not probe.done
+
+
+def _no_client_timer(conn: Any) -> None:
+    """The client body is read: its timer (the connection's deadline) stops, as nginx deletes it."""
+    set_deadline = getattr(conn, "set_deadline", None)
+    if set_deadline is not None:
+        set_deadline(math.inf)
+
+
+async def _send_upstream(stream: trio.abc.Stream, data: bytes, timeout: float) -> None:
+    """Send all of ``data`` within ``proxy_send_timeout``; failures as nginx logs them."""
+    try:
+        with trio.CancelScope(deadline=trio.current_time() + timeout) as sending:
+            await stream.send_all(data)
+    except (trio.BrokenResourceError, OSError) as err:
+        code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.EPIPE
+        raise UpstreamFailure(
+            f"writev() failed ({code}: {os.strerror(code)}) while sending request to upstream",
+            502,
+            "error",
+        ) from None
+    if sending.cancelled_caught:
+        raise UpstreamFailure(
+            "upstream timed out (110: Connection timed out) while sending request to upstream",
+            504,
+            "timeout",
+        )
+
+
+async def _send_body(r: Any, conn: Any, stream: trio.abc.Stream, chunked: bool, timeout: float) -> None:
+    """proxy_request_buffering off: each piece of the client body upstream as it is read (chunked
+    again for an HTTP/1.1 upstream when the client's was chunked).  One piece at a time: a slow
+    upstream stops the reading, so the client is throttled and memory stays bounded."""
+    from nginxpy.http.connection import ClientClosed
+
+    pieces = conn.iter_body(r)
+    try:
+        async for piece in pieces:
+            _no_client_timer(conn)
+            data = b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece
+            unsent = _send_now(stream, data)
+            if unsent:
+                await _send_upstream(stream, unsent, timeout)
+    except ClientClosed:
+        raise ClientBodyClosed from None
+    finally:
+        await pieces.aclose()
+    _no_client_timer(conn)
+    if chunked:
+        await _send_upstream(stream, b"0\r\n\r\n", timeout)
+
+
 # -- the handler --------------------------------------------------------------------------
 
 
@@ -460,15 +572,22 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         conn.log_error("error", err.message, r)
         return 500
     body = b""
+    streaming = False  # proxy_request_buffering off: the body goes upstream as it arrives
     if getattr(r, "content_length_in", -1) <= 0 and not r.chunked_in:
         pass  # no body: nothing to read (nor any 100-continue to send)
+    elif _unbuffered(conf, r, conn):
+        streaming = True
     elif hasattr(conn, "read_body"):
         body = await conn.read_body(r) or b""
+        _no_client_timer(conn)
     elif hasattr(conn, "discard_body"):
         await conn.discard_body(r)
-    length = len(body) if (body or getattr(r, "content_length_in", -1) >= 0 or r.chunked_in) else -1
+    if streaming:
+        length = -1 if r.chunked_in else r.content_length_in
+    else:
+        length = len(body) if (body or getattr(r, "content_length_in", -1) >= 0 or r.chunked_in) else -1
     try:
-        built = build_request(conf, client_request(r, length), lookup, context)
+        built = build_request(conf, client_request(r, length), lookup, context, body_complete=not streaming)
     except ProxyError as err:
         conn.log_error("error", err.message, r)
         return 500
@@ -479,7 +598,13 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         payload += body
 
     groups = groups_for(http_scope)
-    group = group_for_url(groups, context.url)
+    if conf.url is None and _needs_resolver(context.url, groups):
+        resolved = await _resolved_group(r, conn, conf, context.url)
+        if resolved is None:
+            return 502
+        group = resolved
+    else:
+        group = group_for_url(groups, context.url)
     key = b""
     if group.hash_key is not None:
         from nginxpy.http.proxy import evaluate
@@ -519,6 +644,7 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         failure: UpstreamFailure | None = None
         head: ResponseHead | None = None
         rest = b""
+        request_sent = False
         try:
             if group.pool is not None:
                 cached = group.pool.take(pool_key)
@@ -526,38 +652,45 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
                     stream, reused = cached
             if stream is None:
                 stream = await connect(peer, conf.connect_timeout, tls)
+            request_sent = True
             unsent = _send_now(stream, payload)
             if unsent:
-                try:
-                    with trio.CancelScope(deadline=trio.current_time() + conf.send_timeout) as sending:
-                        await stream.send_all(unsent)
-                except (trio.BrokenResourceError, OSError) as err:
-                    code = getattr(err.__cause__, "errno", None) or errno.EPIPE
-                    raise UpstreamFailure(
-                        f"writev() failed ({code}: {os.strerror(code)}) while sending request to upstream",
-                        502,
-                        "error",
-                    ) from None
-            if unsent and sending.cancelled_caught:
-                raise UpstreamFailure(
-                    "upstream timed out (110: Connection timed out) while sending request to upstream",
-                    504,
-                    "timeout",
-                )
+                await _send_upstream(stream, unsent, conf.send_timeout)
+            if streaming:
+                await _send_body(r, conn, stream, built.chunked, conf.send_timeout)
             head, rest = await read_head(stream, conf.read_timeout, max(conf.buffer_size, 4096))
         except UpstreamFailure as err:
             failure = err
             if stream is not None:
                 await trio.aclose_forcefully(stream)
                 stream = None
+        except ClientBodyClosed:
+            # ngx_http_do_read_client_request_body: the client went away in the middle of its body
+            assert stream is not None
+            await trio.aclose_forcefully(stream)
+            _log(conn, r, "info", "client prematurely closed connection while sending request to upstream",
+                 upstream_name)  # fmt: skip
+            selection.free(failed=False)
+            r.keepalive = False
+            conn.close_after = True
+            statuses.append("-")
+            times.append(f"{time.monotonic() - attempt_start:.3f}")
+            _set_upstream_vars(r, addrs, statuses, times)
+            return 400
+        except BaseException:
+            if stream is not None:
+                _close_now(stream)
+            raise
         elapsed = f"{time.monotonic() - attempt_start:.3f}"
         if failure is not None:
             statuses.append(str(failure.status))
             times.append(elapsed)
             _log(conn, r, "error", failure.text, upstream_name)
-            selection.free(failed=True)
+            _free(selection, group, conn, r, True, failure.text.rpartition(" while ")[2], upstream_name)
             tries -= 1
-            if _may_retry(conf, failure.kind, built.method, tries, started):
+            if not (streaming and request_sent) and _may_retry(
+                conf, failure.kind, built.method, tries, started
+            ):
                 continue
             _set_upstream_vars(r, addrs, statuses, times)
             return failure.status
@@ -566,12 +699,14 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         if (
             status_kind in conf.next_upstream
             and tries > 1
+            and not streaming
             and _may_retry(conf, status_kind, built.method, tries - 1, started)
         ):
             statuses.append(str(head.status))
             times.append(elapsed)
             await trio.aclose_forcefully(stream)
-            selection.free(failed=head.status in (500, 502, 503, 504, 429))
+            failed = head.status in (500, 502, 503, 504, 429)
+            _free(selection, group, conn, r, failed, "reading response header from upstream", upstream_name)
             tries -= 1
             continue
         statuses.append(str(head.status))
@@ -583,6 +718,16 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
             )
         finally:
             selection.free(failed=False)
+
+
+def _free(selection: Any, group: Group, conn: Any, r: Any, failed: bool, action: str, upstream: str) -> None:
+    """End an attempt; a peer that reaches max_fails is logged as nginx logs it (warn)."""
+    if failed:
+        group.peers.warn = lambda text: _log(conn, r, "warn", f"{text} while {action}", upstream)
+    try:
+        selection.free(failed=failed)
+    finally:
+        group.peers.warn = None
 
 
 def _tls_setup(
