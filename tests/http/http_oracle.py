@@ -97,12 +97,14 @@ class Server:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"{self.kind} exited: {(self.prefix / 'stderr.txt').read_text()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.ports[0]), timeout=0.2):
                     return
             except OSError:
                 time.sleep(0.02)
+        self.stop()  # nothing of a failed start is left running or open
         raise RuntimeError(f"{self.kind} did not start")
 
     def stop(self) -> None:
