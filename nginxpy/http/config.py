@@ -259,6 +259,8 @@ class Builder:
             entries = current.values.get("error_log")
             current = current.parent
         if not entries:
+            entries = self.main.values.get("error_log")  # the main level's (cycle->new_log)
+        if not entries:
             return "stderr", "error"
         path, level = entries[0]
         return path, level
