@@ -130,6 +130,8 @@ def _xff(r: Request) -> str | None:
 def _binary_remote_addr(r: Request) -> str:
     import ipaddress
 
+    if r.conn.family == "unix":
+        return r.conn.remote_addr  # nginx: the address text, "unix:"
     try:
         return ipaddress.ip_address(r.conn.remote_addr).packed.decode("latin-1")
     except ValueError:
