@@ -139,6 +139,7 @@ class LocConf:
     keepalive_header: int | None = None
     keepalive_requests: int = 1000
     client_max_body_size: int = 1024 * 1024
+    client_body_buffer_size: int = 8192  # two pages (x86-64)
     client_body_timeout: int = 60000
     send_timeout: int = 60000
     lingering_close: str = "on"
@@ -372,6 +373,7 @@ class Builder:
             loc.keepalive_timeout, loc.keepalive_header = keepalive
         loc.keepalive_requests = get("keepalive_requests", 1000)
         loc.client_max_body_size = get("client_max_body_size", 1024 * 1024)
+        loc.client_body_buffer_size = get("client_body_buffer_size", 8192)
         loc.client_body_timeout = get("client_body_timeout", 60000)
         loc.send_timeout = get("send_timeout", 60000)
         loc.lingering_close = get("lingering_close", "on")

@@ -240,7 +240,7 @@ GETTERS: dict[str, Getter] = {
     "body_bytes_sent": lambda r: str(max(0, r.body_bytes_sent)),
     "pipe": lambda r: "p" if r.pipelined else ".",
     "request_completion": lambda r: "OK" if r.completed else "",
-    "request_body": lambda r: None,
+    "request_body": lambda r: r.ctx.get("request_body"),  # set where a body is read to memory
     "request_body_file": lambda r: None,
     "request_length": lambda r: str(r.request_length),
     "request_time": _request_time,
