@@ -412,20 +412,20 @@ class Builder:
             value = compile_value(path) if "$" in path else None
             if value is not None and not path.startswith("/"):
                 value = compile_value(os.path.join(self.prefix, path))
+            # the file's buffer, if any access_log of the path has one (nginx: one per file)
+            size, flush, gzip = self.http.log_buffers.get(path, (0, 0, 0))
             targets.append(
                 LogTarget(
                     path=path,
                     path_value=value,
                     format=parts,
                     escape=escape,
-                    buffer=conf_values.parse_size(options.get("buffer", "0")) or 0,
-                    flush=(conf_values.parse_time(options.get("flush", "0"), is_sec=False) or 0) / 1000,
+                    buffer=size,
+                    flush=flush / 1000,
                     condition=compile_value(options["if"]) if "if" in options else None,
-                    gzip=int(options.get("gzip", "0")),
+                    gzip=gzip,
                 )
             )
-            if targets[-1].gzip and not targets[-1].buffer:
-                targets[-1].buffer = 64 * 1024  # gzip without buffer=: nginx's 64k
         return targets
 
     # -- listening sockets --------------------------------------------------------
