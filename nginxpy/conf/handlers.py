@@ -774,6 +774,14 @@ def access_log(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
         raise loader.error(f'no buffer is defined for access_log "{words[0]}"')
     if ("buffer" in options or "gzip" in options) and "$" in path:
         raise loader.error("buffered logs cannot have variables in name")
+    if "buffer" in options or "gzip" in options:
+        # one buffer per file (ngx_http_log_buf_t): every access_log of the path shares it
+        gzip = int(options.get("gzip", "0"))
+        size = conf_values.parse_size(options["buffer"]) if "buffer" in options else 64 * 1024
+        flush = conf_values.parse_time(options["flush"], is_sec=False) if "flush" in options else 0
+        params = (size or 0, flush or 0, gzip)
+        if http.log_buffers.setdefault(path, params) != params:
+            raise loader.error(f'access_log "{words[0]}" already defined with conflicting parameters')
     if not (path.startswith("syslog:") or "$" in path):
         loader.add_open_file(path)
     entries.append((path, fmt, options))

@@ -190,6 +190,7 @@ class HttpScope(Scope):
     log_formats: dict[str, list[ComplexValue]] = field(default_factory=dict)
     log_format_escape: dict[str, str] = field(default_factory=dict)
     user_variables: set[str] = field(default_factory=set)  # set, map, geo, split_clients, captures
+    log_buffers: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # access_log path: buffer
 
 
 @dataclass(slots=True, eq=False)

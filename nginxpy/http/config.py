@@ -139,6 +139,7 @@ class LocConf:
     keepalive_header: int | None = None
     keepalive_requests: int = 1000
     client_max_body_size: int = 1024 * 1024
+    client_body_buffer_size: int = 8192  # two pages (x86-64)
     client_body_timeout: int = 60000
     send_timeout: int = 60000
     lingering_close: str = "on"
@@ -259,6 +260,8 @@ class Builder:
             entries = current.values.get("error_log")
             current = current.parent
         if not entries:
+            entries = self.main.values.get("error_log")  # the main level's (cycle->new_log)
+        if not entries:
             return "stderr", "error"
         path, level = entries[0]
         return path, level
@@ -370,6 +373,7 @@ class Builder:
             loc.keepalive_timeout, loc.keepalive_header = keepalive
         loc.keepalive_requests = get("keepalive_requests", 1000)
         loc.client_max_body_size = get("client_max_body_size", 1024 * 1024)
+        loc.client_body_buffer_size = get("client_body_buffer_size", 8192)
         loc.client_body_timeout = get("client_body_timeout", 60000)
         loc.send_timeout = get("send_timeout", 60000)
         loc.lingering_close = get("lingering_close", "on")
@@ -408,20 +412,20 @@ class Builder:
             value = compile_value(path) if "$" in path else None
             if value is not None and not path.startswith("/"):
                 value = compile_value(os.path.join(self.prefix, path))
+            # the file's buffer, if any access_log of the path has one (nginx: one per file)
+            size, flush, gzip = self.http.log_buffers.get(path, (0, 0, 0))
             targets.append(
                 LogTarget(
                     path=path,
                     path_value=value,
                     format=parts,
                     escape=escape,
-                    buffer=conf_values.parse_size(options.get("buffer", "0")) or 0,
-                    flush=(conf_values.parse_time(options.get("flush", "0"), is_sec=False) or 0) / 1000,
+                    buffer=size,
+                    flush=flush / 1000,
                     condition=compile_value(options["if"]) if "if" in options else None,
-                    gzip=int(options.get("gzip", "0")),
+                    gzip=gzip,
                 )
             )
-            if targets[-1].gzip and not targets[-1].buffer:
-                targets[-1].buffer = 64 * 1024  # gzip without buffer=: nginx's 64k
         return targets
 
     # -- listening sockets --------------------------------------------------------

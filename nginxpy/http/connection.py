@@ -82,6 +82,7 @@ class HttpConnection:
         self.timeout_at = math.inf
         self.timer_entry: list[Any] | None = None
         self.head_deadline: float | None = None  # client_header_timeout, from the first wait
+        self.first_head_deadline = math.inf  # the first head's: from the connection's start
         self.waiting = ""  # what a timeout interrupts: keepalive, header, body, send
 
     # -- the connection's life --------------------------------------------------------
@@ -117,19 +118,64 @@ class HttpConnection:
         self.scope.cancel()
 
     def _timed_out(self) -> None:
-        """A timer fired: nginx logs it (info) and closes; a request in progress is logged as 408."""
+        """A timer fired: nginx logs it (info) and closes; a request in progress is logged as 408.
+        Keep-alive and body timeouts are not reported (nginx closes silently)."""
         r = self.current
-        what = {
-            "header": "reading client request headers",
-            "body": "reading client request body",
-            "send": "sending response to client",
-        }.get(self.waiting)
-        if what is None or r is None:
+        if r is None:
+            if self.waiting == "keepalive" and not self.info.requests:
+                # ngx_http_wait_request_handler: no request yet, the connection's log context
+                self._log_connection(
+                    "info", "client timed out (110: Connection timed out) while waiting for request"
+                )
             return
-        self.log_error("info", f"client timed out (110: Connection timed out) while {what}", r)
+        if self.waiting == "header":
+            line_done = bool(r.request_line)
+            self._partial_head(r)
+            what = "reading client request headers" if line_done else "reading client request line"
+            self.log_error("info", f"client timed out (110: Connection timed out) while {what}", r)
+        elif self.waiting == "send":
+            self.log_error(
+                "info", "client timed out (110: Connection timed out) while sending response to client", r
+            )
+        elif self.waiting != "body":
+            return
         if self.waiting == "header" or not r.header_sent:
             r.status = 408
         self.server.access_log(r)
+
+    def _partial_head(self, r: Request) -> None:
+        """What nginx knows of a head cut short: the request line so far (ngx_http_log_error_handler
+        takes it up to CR/LF), the length of the lines parsed, the Host and Referer among them."""
+        data = bytes(self.buffer)
+        if not r.request_line:
+            r.request_line = re.split(rb"[\r\n]", data, maxsplit=1)[0].decode("latin-1")
+            return
+        complete = data.rfind(b"\n") + 1
+        r.request_length = complete
+        for line in data[:complete].decode("latin-1").split("\n")[1:]:
+            name, colon, value = line.rstrip("\r").partition(":")
+            if colon and name.lower() in ("host", "referer"):
+                r.headers_in.setdefault(name.lower(), value.strip())
+
+    def _closed_by_client(self) -> None:
+        """End of file instead of a request: nginx notes it (info)."""
+        if self.info.requests:
+            self._log_connection("info", f"client {self.info.remote_addr} closed keepalive connection", False)
+        else:
+            self._log_connection("info", "client closed connection while waiting for request")
+
+    def _log_connection(self, level: str, message: str, context: bool = True) -> None:
+        """An error line in a connection's context: ", client: ADDR, server: LISTEN_ADDR"."""
+        from nginxpy.errorlog import severity
+        from nginxpy.http.server import display_address
+
+        log = self.server._error_log_for(None)
+        if severity(level) > severity(log.level):
+            return
+        if context:
+            message += f", client: {self.info.remote_addr}, server: {display_address(self.listener)}"
+        with contextlib.suppress(OSError):
+            log.write(level, message, self.info.number)
 
     def set_deadline(self, deadline: float) -> None:
         self.timers.set(self, deadline)
@@ -175,12 +221,14 @@ class HttpConnection:
         http = self.server.http
         default = self.addr.default
         keepalive_ms = default.client_header_timeout
+        self.first_head_deadline = trio.current_time() + keepalive_ms / 1000
         first = True
         while True:
             if not self.buffer:
                 self.current = None
                 data = await self._recv(keepalive_ms / 1000, "keepalive")
                 if not data:
+                    self._closed_by_client()
                     return
                 self.buffer += data
             pipelined = not first and bool(self.buffer)
@@ -247,7 +295,8 @@ class HttpConnection:
     async def read_head(self, r: Request, server: ServerConf) -> RequestHead:
         """Read until the whole head is in, with nginx's size limits; parse it."""
         deadline = server.client_header_timeout / 1000  # from the first wait
-        self.head_deadline = None
+        # the first request's timer runs from the connection's start (ngx_http_init_connection)
+        self.head_deadline = self.first_head_deadline if self.info.requests == 1 else None
         count, large = server.large_header_buffers
         small = server.client_header_buffer_size
         buffer = self.buffer

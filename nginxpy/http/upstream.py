@@ -557,6 +557,25 @@ def _set_upstream_vars(r: Any, addrs: list[str], statuses: list[str], times: lis
     r.vars["upstream_response_time"] = ", ".join(times)
 
 
+def keep_request_body(r: Any, body: bytes, head_length: int) -> None:
+    """$request_body: nginx has it when the body was read to memory, not to a temporary file.
+    What came with the head is in the header buffer; the rest goes to one buffer of its size
+    when it is under 1.25 client_body_buffer_size (a chunked body: under the buffer size)."""
+    server = getattr(r, "server", None)
+    small = server.client_header_buffer_size if server is not None else 1024
+    large = server.large_header_buffers[1] if server is not None else 8192
+    header_buffer = small if head_length <= small else large
+    loc = getattr(r, "loc", None)
+    size = loc.client_body_buffer_size if loc is not None else 8192
+    if getattr(r, "chunked_in", False):
+        in_memory = len(body) <= size
+    else:
+        rest = len(body) - min(len(body), max(0, header_buffer - head_length))
+        in_memory = rest < size + (size >> 2)
+    if in_memory:
+        r.ctx["request_body"] = body.decode("latin-1")
+
+
 def make_handler(conf: ProxyConf, http_scope: Any) -> Callable[[Any, Any], Any]:
     async def handler(r: Any, conn: Any) -> int:
         return await proxy_handler(r, conn, conf, http_scope)
@@ -574,12 +593,16 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
     body = b""
     streaming = False  # proxy_request_buffering off: the body goes upstream as it arrives
     if getattr(r, "content_length_in", -1) <= 0 and not r.chunked_in:
-        pass  # no body: nothing to read (nor any 100-continue to send)
+        # no body: nothing to read (nor any 100-continue to send)
+        if getattr(r, "content_length_in", -1) == 0:
+            r.ctx["request_body"] = ""  # nginx: an empty body read, not a missing one
     elif _unbuffered(conf, r, conn):
         streaming = True
     elif hasattr(conn, "read_body"):
+        head_length = r.request_length
         body = await conn.read_body(r) or b""
         _no_client_timer(conn)
+        keep_request_body(r, body, head_length)
     elif hasattr(conn, "discard_body"):
         await conn.discard_body(r)
     if streaming:

@@ -130,6 +130,8 @@ def _xff(r: Request) -> str | None:
 def _binary_remote_addr(r: Request) -> str:
     import ipaddress
 
+    if r.conn.family == "unix":
+        return r.conn.remote_addr  # nginx: the address text, "unix:"
     try:
         return ipaddress.ip_address(r.conn.remote_addr).packed.decode("latin-1")
     except ValueError:
@@ -238,7 +240,7 @@ GETTERS: dict[str, Getter] = {
     "body_bytes_sent": lambda r: str(max(0, r.body_bytes_sent)),
     "pipe": lambda r: "p" if r.pipelined else ".",
     "request_completion": lambda r: "OK" if r.completed else "",
-    "request_body": lambda r: None,
+    "request_body": lambda r: r.ctx.get("request_body"),  # set where a body is read to memory
     "request_body_file": lambda r: None,
     "request_length": lambda r: str(r.request_length),
     "request_time": _request_time,
