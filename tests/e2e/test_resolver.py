@@ -97,7 +97,10 @@ def get(env: Env, name: str, path: str, second: bool = False) -> tuple[int, byte
     if env.backend.count() > before:
         assert wait_until(lambda: env.backend.conns[before].done)
         received = bytes(env.backend.conns[before].data)
-    return reply.status, received, server.errors_since(mark)
+    # a connection that closes before sending anything (the harness's start-up probe) is logged
+    # at info whenever the server notices it: not part of this request
+    errors = [line for line in server.errors_since(mark) if "while waiting for request" not in line]
+    return reply.status, received, errors
 
 
 def own(text: str, name: str) -> str:
