@@ -52,7 +52,7 @@ class Directive:
     def __init__(
         self,
         name: str,
-        args: list[Arg],
+        args: tuple[Arg, ...],
         file: str,
         line: int,
         end_line: int,

@@ -645,7 +645,7 @@ def _map_body(loader: Loader, block: Directive, conf: MapConf) -> None:
             path = loader.paths.full_name(words[0], conf=True)
             for found in globbed(path) if any(ch in path for ch in "*?[") else [path]:
                 included = loader.read(found, entry)
-                fake = Directive("map", [], found, 0, 0, block=list(included.directives()))
+                fake = Directive("map", (), found, 0, 0, block=list(included.directives()))
                 _map_body(loader, fake, conf)
                 if included.error is not None:
                     raise ConfError(included.error.message, included.error.file, included.error.line)
@@ -696,7 +696,7 @@ def _types_body(loader: Loader, block: Directive, types: dict[str, str]) -> None
             for found in globbed(path) if any(ch in path for ch in "*?[") else [path]:
                 included = loader.read(found, entry)
                 _types_body(
-                    loader, Directive("types", [], found, 0, 0, block=list(included.directives())), types
+                    loader, Directive("types", (), found, 0, 0, block=list(included.directives())), types
                 )
                 if included.error is not None:
                     raise ConfError(included.error.message, included.error.file, included.error.line)

@@ -147,8 +147,7 @@ class _Builder:
         plain = self.plain_args
         return Directive(
             intern(words[0]),
-            # sliced: a list of exactly its length (a comprehension's list has room to grow)
-            [plain[word] for word in words][1:],
+            tuple(map(plain.__getitem__, words[1:])),  # a tuple: one allocation, no spare room
             self.path,
             line,
             end_line,
@@ -195,7 +194,7 @@ class _Builder:
         end_line = token.end_line
         directive = Directive(
             intern(name.value),
-            args[1:],
+            tuple(args[1:]),
             self.path,
             end_line if first_line == end_line else first_line,
             end_line,
@@ -271,7 +270,7 @@ class _Builder:
         raw = body.value.lstrip(" \t\r\n")
         directive = Directive(
             name=name,
-            args=[],
+            args=(),
             file=self.path,
             line=name_token.end_line,
             end_line=body.line,
