@@ -222,7 +222,7 @@ class Loader:
         if duplicate_check and name in scope.values:
             raise self.error(f'"{name}" directive is duplicate')
         scope.values[name] = value
-        scope.set_by[name] = directive
+        scope.set_directive(name, directive)
 
 
 # -- nginx's shared setters (ngx_conf_set_*_slot) ------------------------------------
@@ -263,12 +263,12 @@ def set_str(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> N
 
 def set_str_array(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     scope.values.setdefault(directive.name, []).append(_first(directive))
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
 
 
 def set_keyval(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     scope.values.setdefault(directive.name, []).append((directive.args[0].value, directive.args[1].value))
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
 
 
 def set_enum(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
@@ -293,7 +293,7 @@ def set_bitmask(loader: Loader, directive: Directive, scope: Scope, spec: Spec) 
             loader.warn(f'duplicate value "{arg.value}"')
         chosen.add(value)
     scope.values[directive.name] = frozenset(chosen)
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
 
 
 def set_bufs(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
@@ -322,7 +322,7 @@ def set_custom_default(loader: Loader, directive: Directive, scope: Scope, spec:
     """A directive whose own setter nginxpy does not model: keep its words, walk its block."""
     scope.values.setdefault(directive.name, [])
     scope.values[directive.name].append(directive.values)
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
     if directive.block is not None:
         body = Scope(Ctx(0), parent=scope, directive=directive)
         # Its body is not checked by name: it has its own syntax (geo, charset_map, ...).
