@@ -107,6 +107,8 @@ class Loader:
     # upstream block has their name: (host, no port given, port, directive).
     deferred_hosts: list[tuple[str, bool, int, Directive | None]] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)
+    # The -e file: opened with the others when the main level has no error_log.
+    default_error_log: str | None = None
 
     # -- messages ---------------------------------------------------------------------
 
@@ -361,18 +363,27 @@ class Result:
 
 
 def load(
-    conf_file: str, prefix: str | None = None, global_directives: str | None = None, signaller: bool = False
+    conf_file: str,
+    prefix: str | None = None,
+    global_directives: str | None = None,
+    signaller: bool = False,
+    error_log: str | None = None,
 ) -> Result:
     """Read and check a configuration as ``nginx -t`` does; never raises ConfError.
 
     ``signaller``: for ``-s``, whose process stops after reading the configuration, before
-    ngx_init_cycle creates the pid file, the paths and the log files."""
+    ngx_init_cycle creates the pid file, the paths and the log files.  ``error_log``: the
+    -e file, which is the log (and is opened) when the main level sets no error_log."""
     with without_gc():
-        return _load(conf_file, prefix, global_directives, signaller)
+        return _load(conf_file, prefix, global_directives, signaller, error_log)
 
 
 def _load(
-    conf_file: str, prefix: str | None, global_directives: str | None, signaller: bool = False
+    conf_file: str,
+    prefix: str | None,
+    global_directives: str | None,
+    signaller: bool = False,
+    error_log: str | None = None,
 ) -> Result:
     from nginxpy.conf import handlers
 
@@ -381,6 +392,7 @@ def _load(
         conf_file = os.path.abspath(conf_file)
     paths = Paths(prefix or os.path.dirname(conf_file) + os.sep, conf_file)
     loader = Loader(paths)
+    loader.default_error_log = error_log
     try:
         if global_directives:
             load_params(loader, global_directives)

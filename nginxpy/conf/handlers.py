@@ -1500,6 +1500,9 @@ def finish_main(loader: Loader, create_files: bool = True) -> None:
             raise ConfError(
                 f'mkdir() "{path}" failed ({error.errno}: {os.strerror(error.errno or 0)})'
             ) from None
+    default = loader.default_error_log
+    if default is not None and default != "stderr" and not loader.main.values.get("error_log"):
+        loader.add_open_file(default)  # ngx_log_open_default
     for path in loader.open_files:
         _open_for_append(path)
     for name, zone in loader.shm_zones.items():
