@@ -7,9 +7,7 @@ configuration in crossplane's JSON format).
 
 from __future__ import annotations
 
-import json
 import os
-import ssl
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -135,6 +133,8 @@ def show_version(options: Options) -> None:
     if options.show_help:
         sys.stderr.write(HELP)
     if options.show_configure:
+        import ssl  # here only: -t need not load OpenSSL's bindings
+
         sys.stderr.write(f"built with {ssl.OPENSSL_VERSION}\n")
         sys.stderr.write("TLS SNI support enabled\n")
         prefix = options.prefix or versions.DEFAULT_PREFIX
@@ -234,6 +234,8 @@ def _text(message: object) -> str:
 def dump(files: list[str], options: Options) -> None:
     out = sys.stdout
     if options.json:
+        import json
+
         from nginxpy.conf import dump as conf_dump
 
         _, conf_file = resolve_paths(options)
