@@ -75,7 +75,7 @@ def _child(kind: str, path: str) -> dict[str, Any]:
         from nginxpy.conf import parse
 
         start = time.perf_counter()
-        parse._get_parser()  # build (or load from cache) the LALR tables: once per process
+        parse._get_parser()  # load the LALR tables (grammar_table.json): once per process
         result["setup"] = time.perf_counter() - start
         result["rss_after_import"] = _maxrss_kb()
         if kind == "nginxpy-baseline":

@@ -7,9 +7,7 @@ configuration in crossplane's JSON format).
 
 from __future__ import annotations
 
-import json
 import os
-import ssl
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -135,6 +133,8 @@ def show_version(options: Options) -> None:
     if options.show_help:
         sys.stderr.write(HELP)
     if options.show_configure:
+        import ssl  # here only: -t need not load OpenSSL's bindings
+
         sys.stderr.write(f"built with {ssl.OPENSSL_VERSION}\n")
         sys.stderr.write("TLS SNI support enabled\n")
         prefix = options.prefix or versions.DEFAULT_PREFIX
@@ -157,13 +157,28 @@ def resolve_paths(options: Options) -> tuple[str, str]:
     return prefix, conf_file
 
 
-def make_error_log(options: Options, prefix: str) -> ErrorLog:
+def error_log_path(options: Options, prefix: str) -> str:
+    """The -e file (or the compiled-in default), resolved against the prefix; "stderr" for stderr."""
     path = options.error_log if options.error_log is not None else versions.DEFAULT_ERROR_LOG
     if path in ("stderr", ""):
-        return ErrorLog("stderr", "info")
+        return "stderr"
     if not path.startswith("/"):
         path = os.path.join(prefix, path)
-    return ErrorLog(path, "info")
+    return path
+
+
+def make_error_log(options: Options, prefix: str) -> ErrorLog:
+    """The log of start-up (ngx_log_init): the file opens now, or the log is stderr."""
+    path = error_log_path(options, prefix)
+    log = ErrorLog(path, "info")
+    error = log.init()
+    if error is not None:
+        # nginx's own words, and it carries on
+        log_stderr(
+            f'[alert] could not open error log file: open() "{path}" failed '
+            f"({error.errno}: {os.strerror(error.errno or 0)})"
+        )
+    return log
 
 
 def report(log: ErrorLog, level: str, text: str) -> None:
@@ -180,9 +195,13 @@ def test_config(options: Options) -> int:
     prefix, conf_file = resolve_paths(options)
     log = make_error_log(options, prefix)
     try:
-        return _test_config(
-            options, log, conf_file, load(conf_file, prefix=prefix, global_directives=options.conf_params)
+        result = load(
+            conf_file,
+            prefix=prefix,
+            global_directives=options.conf_params,
+            error_log=error_log_path(options, prefix),
         )
+        return _test_config(options, log, conf_file, result)
     finally:
         log.reopen()  # closes a log file
 
@@ -215,6 +234,8 @@ def _text(message: object) -> str:
 def dump(files: list[str], options: Options) -> None:
     out = sys.stdout
     if options.json:
+        import json
+
         from nginxpy.conf import dump as conf_dump
 
         _, conf_file = resolve_paths(options)

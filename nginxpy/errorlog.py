@@ -22,6 +22,10 @@ def format_line(level: str, message: str, connection: int | None = None, now: fl
     return f"{stamp} [{level}] {pid}#{pid}: {conn}{message}"
 
 
+def _append(path: str) -> TextIO:
+    return open(path, "a", encoding="utf-8", errors="surrogateescape", buffering=1)
+
+
 class ErrorLog:
     """Where [level] lines go: a file or stderr, with a minimum level (error_log FILE LEVEL)."""
 
@@ -35,8 +39,23 @@ class ErrorLog:
             if self.path == "stderr":
                 self._stream = sys.stderr
             else:
-                self._stream = open(self.path, "a", encoding="utf-8", errors="surrogateescape", buffering=1)  # noqa: SIM115
+                try:
+                    self._stream = _append(self.path)
+                except OSError:
+                    self._stream = sys.stderr  # as nginx, whose log stays on stderr then
         return self._stream
+
+    def init(self) -> OSError | None:
+        """ngx_log_init: open the file at start-up; if it cannot be, the log is stderr from
+        then on, and the caller says so ("could not open error log file")."""
+        if self.path == "stderr":
+            return None
+        try:
+            self._stream = _append(self.path)
+        except OSError as error:
+            self.path, self._stream = "stderr", sys.stderr
+            return error
+        return None
 
     def open_now(self) -> None:
         """Open the file now (before privileges are dropped); a failure is left for write()."""

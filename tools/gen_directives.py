@@ -6,7 +6,6 @@ argument bits, setter) and the nginx.org docs XML (default, first sentence, link
 Python data.  Summaries are hand-written paraphrases kept in ``SUMMARIES`` below.
 
     python tools/gen_directives.py > nginxpy/conf/directives.py
-    ruff format --line-length 110 nginxpy/conf/directives.py
 """
 
 from __future__ import annotations
@@ -922,20 +921,25 @@ Hand edits are fine; keep the generator's output in mind when regenerating.
 
 Statically built into Debian's ``/usr/sbin/nginx`` (see ``nginx -V``): core, events,
 epoll, openssl, regex, thread_pool, and the http modules.  The stream and mail modules
-are built as dynamic modules by Debian and carry ``dynamic=True``.
+are built as dynamic modules by Debian and are marked dynamic.
+
+One line per spec, tab-separated, in the columns of
+:data:`nginxpy.conf.registry.TABLE_COLUMNS` (see :func:`~nginxpy.conf.registry.specs_from_table`):
+name, module, contexts, args, kind, merge, default, values, dynamic, doc, summary.
 """
 
 from __future__ import annotations
 
-from nginxpy.conf.registry import Args as A
-from nginxpy.conf.registry import Ctx as C
-from nginxpy.conf.registry import Merge as M
-from nginxpy.conf.registry import Spec
+from nginxpy.conf.registry import Spec, specs_from_table
 
-_DOCS = "https://nginx.org/en/docs/"
-
-SPECS: list[Spec] = [
+SPECS: list[Spec] = specs_from_table(
+    """
 '''
+
+
+def _field(text: str) -> str:
+    assert text and "\t" not in text and "\n" not in text and "\\" not in text and '"""' not in text, text
+    return text
 
 
 def emit(cmds: list[Cmd]) -> None:
@@ -944,28 +948,25 @@ def emit(cmds: list[Cmd]) -> None:
     for c in cmds:
         if c.module != last:
             dyn = ", dynamic" if c.dynamic else ""
-            out.append(f"    # {c.module} ({c.source}{dyn})\n")
+            out.append(f"# {c.module} ({c.source}{dyn})\n")
             last = c.module
-        ctx = " | ".join(f"C.{x}" for x in dict.fromkeys(c.ctx))
-        args = " | ".join(f"A.{x}" for x in c.args)
-        parts = [
-            f"name={c.name!r}",
-            f"module={c.module!r}",
-            f"contexts={ctx}",
-            f"args={args}",
-            f"kind={c.kind!r}",
-            f"default={c.default!r}" if c.default is not None else "default=None",
-            f"merge=M.{c.merge}",
-        ]
-        if c.values:
-            parts.append(f"values={tuple(c.values)!r}")
-        parts.append(f"summary={c.summary!r}")
+        assert c.default != "-" and "-" not in c.values
         anchor = f"#{c.name}" if c.anchor else ""
-        parts.append(f'doc=_DOCS + "{c.page}.html{anchor}"')
-        if c.dynamic:
-            parts.append("dynamic=True")
-        out.append("    Spec(" + ", ".join(parts) + ",),\n")
-    out.append("]\n")
+        columns = [
+            c.name,
+            c.module,
+            " ".join(dict.fromkeys(c.ctx)),
+            " ".join(c.args),
+            c.kind,
+            c.merge,
+            "-" if c.default is None else c.default,
+            " ".join(c.values) if c.values else "-",
+            "dynamic" if c.dynamic else "-",
+            f"{c.page}.html{anchor}",
+            c.summary,
+        ]
+        out.append("\t".join(_field(column) for column in columns) + "\n")
+    out.append('"""\n)\n')
     sys.stdout.write("".join(out))
 
 

@@ -34,25 +34,29 @@ class Comment:
 class _Rare:
     """The fields few directives have, kept out of the common object (a config has many)."""
 
-    __slots__ = ("closed", "name_quote", "raw_block")
+    __slots__ = ("close_line", "closed", "end_line", "name_quote", "raw_block")
 
-    def __init__(self) -> None:
+    def __init__(self, end_line: int, close_line: int) -> None:
+        self.end_line = end_line
+        self.close_line = close_line
         self.closed = True
         self.raw_block: str | None = None
         self.name_quote = ""
 
 
 class Directive:
-    """One statement.  ``close_line`` is the line of a block's "}" (where nginx is when
-    the block ends, for the messages about it); 0 when not known (a block made up by
-    the checker)."""
+    """One statement.  ``line`` is where its name is, ``end_line`` where its ";" or "{"
+    is (nearly always the same line); ``close_line`` is the line of a block's "}" (where
+    nginx is when the block ends, for the messages about it), 0 when not known (a block
+    made up by the checker)."""
 
-    __slots__ = ("_rare", "args", "block", "close_line", "end_line", "file", "line", "name")
+    # Six slots: a directive is 80 bytes (the allocator's next size up is 96).
+    __slots__ = ("_extra", "args", "block", "file", "line", "name")
 
     def __init__(
         self,
         name: str,
-        args: list[Arg],
+        args: tuple[Arg, ...],
         file: str,
         line: int,
         end_line: int,
@@ -66,24 +70,49 @@ class Directive:
         self.args = args
         self.file = file
         self.line = line
-        self.end_line = end_line
         # None for a simple directive, a list of statements for a block.
         self.block = block
-        self.close_line = close_line
-        self._rare: _Rare | None = None
-        if not closed or raw_block is not None or name_quote:
-            rare = self._rare = _Rare()
+        # The close line, or the rare fields (with the end and close lines) when a directive
+        # has any, or ends on another line than it starts on.
+        self._extra: int | _Rare = close_line
+        if end_line != line or not closed or raw_block is not None or name_quote:
+            rare = self._extra = _Rare(end_line, close_line)
             rare.closed, rare.raw_block, rare.name_quote = closed, raw_block, name_quote
 
     def _rare_fields(self) -> _Rare:
-        if self._rare is None:
-            self._rare = _Rare()
-        return self._rare
+        extra = self._extra
+        if isinstance(extra, _Rare):
+            return extra
+        rare = self._extra = _Rare(self.line, extra)
+        return rare
+
+    @property
+    def end_line(self) -> int:
+        extra = self._extra
+        return extra.end_line if isinstance(extra, _Rare) else self.line
+
+    @end_line.setter
+    def end_line(self, value: int) -> None:
+        if value != self.line or isinstance(self._extra, _Rare):
+            self._rare_fields().end_line = value
+
+    @property
+    def close_line(self) -> int:
+        extra = self._extra
+        return extra.close_line if isinstance(extra, _Rare) else extra
+
+    @close_line.setter
+    def close_line(self, value: int) -> None:
+        if isinstance(self._extra, _Rare):
+            self._extra.close_line = value
+        else:
+            self._extra = value
 
     @property
     def closed(self) -> bool:
         """False for a block that the file ended inside of: only a partial tree after a syntax error."""
-        return self._rare is None or self._rare.closed
+        extra = self._extra
+        return extra.closed if isinstance(extra, _Rare) else True
 
     @closed.setter
     def closed(self, value: bool) -> None:
@@ -92,7 +121,8 @@ class Directive:
     @property
     def raw_block(self) -> str | None:
         """The raw text of a "*_by_lua_block { ... }" body."""
-        return None if self._rare is None else self._rare.raw_block
+        extra = self._extra
+        return extra.raw_block if isinstance(extra, _Rare) else None
 
     @raw_block.setter
     def raw_block(self, value: str | None) -> None:
@@ -100,7 +130,8 @@ class Directive:
 
     @property
     def name_quote(self) -> str:
-        return "" if self._rare is None else self._rare.name_quote
+        extra = self._extra
+        return extra.name_quote if isinstance(extra, _Rare) else ""
 
     @name_quote.setter
     def name_quote(self, value: str) -> None:

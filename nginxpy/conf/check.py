@@ -107,6 +107,8 @@ class Loader:
     # upstream block has their name: (host, no port given, port, directive).
     deferred_hosts: list[tuple[str, bool, int, Directive | None]] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)
+    # The -e file: opened with the others when the main level has no error_log.
+    default_error_log: str | None = None
 
     # -- messages ---------------------------------------------------------------------
 
@@ -222,7 +224,7 @@ class Loader:
         if duplicate_check and name in scope.values:
             raise self.error(f'"{name}" directive is duplicate')
         scope.values[name] = value
-        scope.set_by[name] = directive
+        scope.set_directive(name, directive)
 
 
 # -- nginx's shared setters (ngx_conf_set_*_slot) ------------------------------------
@@ -263,12 +265,12 @@ def set_str(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> N
 
 def set_str_array(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     scope.values.setdefault(directive.name, []).append(_first(directive))
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
 
 
 def set_keyval(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     scope.values.setdefault(directive.name, []).append((directive.args[0].value, directive.args[1].value))
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
 
 
 def set_enum(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
@@ -293,7 +295,7 @@ def set_bitmask(loader: Loader, directive: Directive, scope: Scope, spec: Spec) 
             loader.warn(f'duplicate value "{arg.value}"')
         chosen.add(value)
     scope.values[directive.name] = frozenset(chosen)
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
 
 
 def set_bufs(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
@@ -322,7 +324,7 @@ def set_custom_default(loader: Loader, directive: Directive, scope: Scope, spec:
     """A directive whose own setter nginxpy does not model: keep its words, walk its block."""
     scope.values.setdefault(directive.name, [])
     scope.values[directive.name].append(directive.values)
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
     if directive.block is not None:
         body = Scope(Ctx(0), parent=scope, directive=directive)
         # Its body is not checked by name: it has its own syntax (geo, charset_map, ...).
@@ -361,18 +363,27 @@ class Result:
 
 
 def load(
-    conf_file: str, prefix: str | None = None, global_directives: str | None = None, signaller: bool = False
+    conf_file: str,
+    prefix: str | None = None,
+    global_directives: str | None = None,
+    signaller: bool = False,
+    error_log: str | None = None,
 ) -> Result:
     """Read and check a configuration as ``nginx -t`` does; never raises ConfError.
 
     ``signaller``: for ``-s``, whose process stops after reading the configuration, before
-    ngx_init_cycle creates the pid file, the paths and the log files."""
+    ngx_init_cycle creates the pid file, the paths and the log files.  ``error_log``: the
+    -e file, which is the log (and is opened) when the main level sets no error_log."""
     with without_gc():
-        return _load(conf_file, prefix, global_directives, signaller)
+        return _load(conf_file, prefix, global_directives, signaller, error_log)
 
 
 def _load(
-    conf_file: str, prefix: str | None, global_directives: str | None, signaller: bool = False
+    conf_file: str,
+    prefix: str | None,
+    global_directives: str | None,
+    signaller: bool = False,
+    error_log: str | None = None,
 ) -> Result:
     from nginxpy.conf import handlers
 
@@ -381,6 +392,7 @@ def _load(
         conf_file = os.path.abspath(conf_file)
     paths = Paths(prefix or os.path.dirname(conf_file) + os.sep, conf_file)
     loader = Loader(paths)
+    loader.default_error_log = error_log
     try:
         if global_directives:
             load_params(loader, global_directives)

@@ -64,8 +64,9 @@ def _certificates(server: ServerScope) -> list[str] | None:
 def _set_where(scope: Scope, name: str) -> Directive | None:
     level: Scope | None = scope
     while level is not None:
-        if name in level.set_by:
-            return level.set_by[name]
+        directive = level.set_by.get(name)
+        if directive is not None:
+            return directive
         level = level.parent
     return None
 
@@ -164,14 +165,14 @@ def _all_locations(locations: list[LocationScope]) -> list[LocationScope]:
     found: list[LocationScope] = []
     for location in locations:
         found.append(location)
-        found.extend(_all_locations(location.locations))
+        found.extend(_all_locations(location.nested()))
     return found
 
 
 def check_locations(http: HttpScope) -> None:
     """ngx_http_init_locations: two locations with the same name and kind are an error."""
     for server in http.servers:
-        for level in [server.locations, *[loc.locations for loc in _all_locations(server.locations)]]:
+        for level in [server.locations, *[loc.nested() for loc in _all_locations(server.locations)]]:
             seen: set[tuple[bool, bool, str]] = set()
             for location in level:
                 if location.regex is not None or location.named:

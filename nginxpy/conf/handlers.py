@@ -135,7 +135,7 @@ def error_log(loader: Loader, directive: Directive, scope: Scope, spec: Spec) ->
         path = loader.paths.full_name(target)
         loader.add_open_file(path)
     scope.values.setdefault("error_log", []).append((path, level))
-    scope.set_by["error_log"] = directive
+    scope.set_directive("error_log", directive)
 
 
 # -- blocks ---------------------------------------------------------------------------
@@ -645,7 +645,7 @@ def _map_body(loader: Loader, block: Directive, conf: MapConf) -> None:
             path = loader.paths.full_name(words[0], conf=True)
             for found in globbed(path) if any(ch in path for ch in "*?[") else [path]:
                 included = loader.read(found, entry)
-                fake = Directive("map", [], found, 0, 0, block=list(included.directives()))
+                fake = Directive("map", (), found, 0, 0, block=list(included.directives()))
                 _map_body(loader, fake, conf)
                 if included.error is not None:
                     raise ConfError(included.error.message, included.error.file, included.error.line)
@@ -683,7 +683,7 @@ def core_types(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
     types: dict[str, str] = dict(scope.values.get("types") or {}) if "types" in scope.values else {}
     _types_body(loader, directive, types)
     scope.values["types"] = types
-    scope.set_by["types"] = directive
+    scope.set_directive("types", directive)
 
 
 def _types_body(loader: Loader, block: Directive, types: dict[str, str]) -> None:
@@ -696,7 +696,7 @@ def _types_body(loader: Loader, block: Directive, types: dict[str, str]) -> None
             for found in globbed(path) if any(ch in path for ch in "*?[") else [path]:
                 included = loader.read(found, entry)
                 _types_body(
-                    loader, Directive("types", [], found, 0, 0, block=list(included.directives())), types
+                    loader, Directive("types", (), found, 0, 0, block=list(included.directives())), types
                 )
                 if included.error is not None:
                     raise ConfError(included.error.message, included.error.file, included.error.line)
@@ -739,7 +739,7 @@ def log_format(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
 def access_log(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     words = directive.values
     entries = scope.values.setdefault("access_log", [])
-    scope.set_by["access_log"] = directive
+    scope.set_directive("access_log", directive)
     if words[0] == "off":
         if len(words) > 1:
             raise loader.error(f'invalid parameter "{words[1]}"')
@@ -817,7 +817,7 @@ def error_page(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
     _compile(loader, uri)
     pages = scope.values.setdefault("error_page", [])
     pages.append((parsed, overwrite, uri))
-    scope.set_by["error_page"] = directive
+    scope.set_directive("error_page", directive)
 
 
 @handler("root", "alias")
@@ -895,7 +895,7 @@ def _implicit_upstream(loader: Loader, parsed: Url) -> None:
 def header_array(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     words = directive.values
     entries = scope.values.setdefault(directive.name, [])
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
     if directive.name in ("add_header", "add_trailer") and len(words) == 3 and words[2] != "always":
         raise loader.error(f'invalid parameter "{words[2]}"')
     for word in words[1:2]:
@@ -906,7 +906,7 @@ def header_array(loader: Loader, directive: Directive, scope: Scope, spec: Spec)
 @handler("index")
 def index_directive(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     entries = scope.values.setdefault("index", [])
-    scope.set_by["index"] = directive
+    scope.set_directive("index", directive)
     for word in directive.values:
         if word == "":
             raise loader.error('index "" in "index" directive is invalid')
@@ -943,7 +943,7 @@ def ssl_flag(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> 
 @handler("ssl_certificate", "ssl_certificate_key")
 def ssl_certificate(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
     entries = scope.values.setdefault(directive.name, [])
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
     _compile(loader, directive.args[0].value)
     entries.append(directive.args[0].value)
 
@@ -1182,7 +1182,7 @@ def limit_req(loader: Loader, directive: Directive, scope: Scope, spec: Spec) ->
     if not zone:
         raise loader.error('"limit_req" must have "zone" parameter')
     scope.values.setdefault("limit_req", []).append(directive.values)
-    scope.set_by["limit_req"] = directive
+    scope.set_directive("limit_req", directive)
 
 
 @handler("limit_conn")
@@ -1193,7 +1193,7 @@ def limit_conn(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
     if not count or count > 65535:
         raise loader.error(f'invalid number of connections "{number}"')
     scope.values.setdefault("limit_conn", []).append((name, count))
-    scope.set_by["limit_conn"] = directive
+    scope.set_directive("limit_conn", directive)
 
 
 CACHE_PATH_KEYS = (
@@ -1238,7 +1238,7 @@ def cache_path(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
     if path not in loader.paths_to_create:
         loader.paths_to_create.append(path)
     scope.values.setdefault(directive.name, []).append(words)
-    scope.set_by[directive.name] = directive
+    scope.set_directive(directive.name, directive)
 
 
 @handler("proxy_cache", "fastcgi_cache", "uwsgi_cache", "scgi_cache")
@@ -1288,7 +1288,7 @@ def realip_from(loader: Loader, directive: Directive, scope: Scope, spec: Spec) 
     if word != "unix:" and not _cidr(word) and resolve(word, 0) is None:
         raise loader.error(f'host not found in set_real_ip_from "{word}"')
     scope.values.setdefault("set_real_ip_from", []).append(word)
-    scope.set_by["set_real_ip_from"] = directive
+    scope.set_directive("set_real_ip_from", directive)
 
 
 @handler("resolver")
@@ -1478,7 +1478,7 @@ def stream_listen(loader: Loader, directive: Directive, scope: Scope, spec: Spec
     if parsed.err:
         raise loader.error(f'{parsed.err} in "{words[0]}" of the "listen" directive')
     scope.values.setdefault("listen", []).append(words)
-    scope.set_by["listen"] = directive
+    scope.set_directive("listen", directive)
 
 
 @handler("mail:mail")
@@ -1516,6 +1516,9 @@ def finish_main(loader: Loader, create_files: bool = True) -> None:
             raise ConfError(
                 f'mkdir() "{path}" failed ({error.errno}: {os.strerror(error.errno or 0)})'
             ) from None
+    default = loader.default_error_log
+    if default is not None and default != "stderr" and not loader.main.values.get("error_log"):
+        loader.add_open_file(default)  # ngx_log_open_default
     for path in loader.open_files:
         _open_for_append(path)
     for name, zone in loader.shm_zones.items():

@@ -28,4 +28,4 @@ def access_rule(loader: Loader, directive: Directive, scope: Scope, spec: Spec) 
                 loader.warn(f"low address bits of {address} are meaningless")
     scope.values.setdefault("access_rules", []).append((directive.name, address))
     scope.values.setdefault(directive.name, []).append(directive.values)
-    scope.set_by["access_rules"] = directive
+    scope.set_directive("access_rules", directive)

@@ -10,7 +10,9 @@ directives (listen, server_name, location, map, upstream, ...) have typed fields
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from nginxpy.conf.ast import Directive
@@ -50,13 +52,49 @@ class ConfError(Exception):
 
 @dataclass(slots=True, eq=False)
 class Scope:
+    """One level.  A large configuration has many, mostly small: the directive that set
+    each value and the rewrite statements are kept compactly, and made into the usual
+    containers when asked for."""
+
     ctx: Ctx
     parent: Scope | None = None
     directive: Directive | None = None  # the block directive that opened this level
     values: dict[str, Any] = field(default_factory=dict)  # parsed values set at this level
-    set_by: dict[str, Directive] = field(default_factory=dict)
-    # Rewrite-module statements (rewrite, return, set, if, break) in order.
-    script: list[Directive | IfScope] = field(default_factory=list)
+    # The directives that set values here: a directive, or (key, directive) when the key is
+    # not its name; one entry per key (see set_by).
+    _set: list[Directive | tuple[str, Directive]] | None = None
+    _script: list[Directive | IfScope] | None = None
+
+    @property
+    def set_by(self) -> Mapping[str, Directive]:
+        """The directive that set each value here, by key (read only: see set_directive)."""
+        found: dict[str, Directive] = {}
+        for entry in self._set or ():
+            if isinstance(entry, tuple):
+                found[entry[0]] = entry[1]
+            else:
+                found[entry.name] = entry
+        return MappingProxyType(found)
+
+    def set_directive(self, key: str, directive: Directive) -> None:
+        """Record that `directive` set the value of `key` here (the last one counts)."""
+        entry: Directive | tuple[str, Directive] = directive if key == directive.name else (key, directive)
+        entries = self._set
+        if entries is None:
+            self._set = [entry]
+            return
+        for index, old in enumerate(entries):
+            if (old[0] if isinstance(old, tuple) else old.name) == key:
+                entries[index] = entry
+                return
+        entries.append(entry)
+
+    @property
+    def script(self) -> list[Directive | IfScope]:
+        """Rewrite-module statements (rewrite, return, set, if, break) in order."""
+        if self._script is None:
+            self._script = []
+        return self._script
 
     def own(self, name: str) -> Any:
         return self.values.get(name)
@@ -118,9 +156,20 @@ class LocationScope(Scope):
     modifier: str = ""  # "", "=", "^~", "~", "~*", "@"
     name: str = ""
     regex: re.Pattern[str] | None = None
-    locations: list[LocationScope] = field(default_factory=list)
+    _locations: list[LocationScope] | None = None
     limit_except: Scope | None = None
     server: ServerScope | None = None
+
+    @property
+    def locations(self) -> list[LocationScope]:
+        """The locations nested in this one."""
+        if self._locations is None:
+            self._locations = []
+        return self._locations
+
+    def nested(self) -> list[LocationScope]:
+        """The nested locations, for reading (no list is made for a location without any)."""
+        return self._locations or []
 
     @property
     def exact(self) -> bool:

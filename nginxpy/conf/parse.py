@@ -115,6 +115,10 @@ class _Builder:
         self.words: _Words | None = None
         self.plain_args = _PlainArgs()
         self.quoted_args: dict[tuple[str, str], Arg] = {}
+        # Seen in this file: statements of plain words (their name and arguments), and
+        # argument tuples by the ids of their Args.
+        self.seen_statements: dict[str, tuple[str, tuple[Arg, ...]]] = {}
+        self.arg_tuples: dict[tuple[int, ...], tuple[Arg, ...]] = {}
         self.before: dict[int, list[Node]] = {}
         self.after: dict[int, list[Node]] = {}
         self.trailing: list[Node] = []  # comments lexed on their own: at the end of the file
@@ -126,6 +130,8 @@ class _Builder:
         self.path = path
         self.plain_args = _PlainArgs()
         self.quoted_args = {}
+        self.seen_statements = {}
+        self.arg_tuples = {}
         self.before, self.after, self.trailing = {}, {}, []
         self.synthetic_from = sys.maxsize
         self.text = ""
@@ -144,16 +150,22 @@ class _Builder:
             line += text.count("\n", 0, match.end(1))
         if line == end_line:
             line = end_line  # one int object for both
-        plain = self.plain_args
-        return Directive(
-            intern(words[0]),
-            # sliced: a list of exactly its length (a comprehension's list has room to grow)
-            [plain[word] for word in words][1:],
-            self.path,
-            line,
-            end_line,
-            block,
-        )
+        # Statements repeat (a large configuration has few distinct ones): their name and
+        # arguments are shared, as the arguments never change.
+        key = " ".join(words)
+        seen = self.seen_statements.get(key)
+        if seen is None:
+            args = tuple(map(self.plain_args.__getitem__, words[1:]))  # one allocation, no spare room
+            seen = self.seen_statements[key] = (intern(words[0]), self._shared(args))
+        return Directive(seen[0], seen[1], self.path, line, end_line, block)
+
+    def _shared(self, args: tuple[Arg, ...]) -> tuple[Arg, ...]:
+        """One tuple for equal arguments (the same Arg objects: their ids say it)."""
+        key = tuple(map(id, args))
+        shared = self.arg_tuples.get(key)
+        if shared is None:
+            shared = self.arg_tuples[key] = args
+        return shared
 
     def _directive_slow(self, token: Token, block: list[Node] | None) -> Directive:
         """Quotes, escapes, comments or unusual characters: split with the grammar's word patterns."""
@@ -195,7 +207,7 @@ class _Builder:
         end_line = token.end_line
         directive = Directive(
             intern(name.value),
-            args[1:],
+            self._shared(tuple(args[1:])),
             self.path,
             end_line if first_line == end_line else first_line,
             end_line,
@@ -271,7 +283,7 @@ class _Builder:
         raw = body.value.lstrip(" \t\r\n")
         directive = Directive(
             name=name,
-            args=[],
+            args=(),
             file=self.path,
             line=name_token.end_line,
             end_line=body.line,

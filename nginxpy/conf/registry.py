@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Ctx(enum.IntFlag):
@@ -140,6 +141,67 @@ class Registry:
 
     def all(self) -> list[Spec]:
         return [spec for specs in self.by_name.values() for spec in specs]
+
+
+DOCS = "https://nginx.org/en/docs/"
+
+# The columns of a line of a directive table (nginxpy/conf/directives.py), tab-separated.
+TABLE_COLUMNS = (
+    "name",
+    "module",
+    "contexts",
+    "args",
+    "kind",
+    "merge",
+    "default",
+    "values",
+    "dynamic",
+    "doc",
+    "summary",
+)
+
+
+def specs_from_table(table: str) -> list[Spec]:
+    """The specs of a directive table: one line per spec, columns as TABLE_COLUMNS.
+
+    contexts and args are flag names separated by spaces; "-" is no default (None), no
+    values, or not dynamic; doc is the link after DOCS.  Lines starting with "#" are
+    comments.  (A table is data to the compiler: a module of many Spec(...) calls costs
+    megabytes to compile, which a configuration check would pay each time it runs from
+    source.)"""
+    flags: dict[str, Any] = {}
+
+    def flag(kind: type[Ctx] | type[Args], names: str) -> Any:
+        key = kind.__name__ + names
+        value = flags.get(key)
+        if value is None:
+            value = kind(0)
+            for name in names.split():
+                value |= kind[name]
+            flags[key] = value
+        return value
+
+    specs = []
+    for line in table.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, module, contexts, args, kind, merge, default, values, dynamic, doc, summary = line.split("\t")
+        specs.append(
+            Spec(
+                name=name,
+                module=module,
+                contexts=flag(Ctx, contexts),
+                args=flag(Args, args),
+                kind=kind,
+                default=None if default == "-" else default,
+                merge=Merge[merge],
+                values=() if values == "-" else tuple(values.split()),
+                summary=summary,
+                doc=DOCS + doc,
+                dynamic=dynamic == "dynamic",
+            )
+        )
+    return specs
 
 
 def build_registry(specs: list[Spec]) -> Registry:

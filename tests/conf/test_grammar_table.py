@@ -33,13 +33,19 @@ def test_an_edited_grammar_is_analysed_anew(monkeypatch: pytest.MonkeyPatch) -> 
     assert [(n.name, n.values) for n in conf.directives()] == [("a", ["b"]), ("c", [])]
 
 
-def test_parsing_does_not_load_lark() -> None:
+def test_nginxpy_t_does_not_load_lark(tmp_path: Path) -> None:
+    """Nor the HTTP runtime, nor OpenSSL's bindings: -t reads and checks, and stays small."""
     import subprocess
     import sys
 
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        "events {}\nhttp { server { listen 127.0.0.1:8080; location / { proxy_pass http://127.0.0.1:9; } } }\n"
+    )
+    argv = ["-t", "-q", "-p", f"{tmp_path}/", "-c", str(conf), "-e", "stderr", "-g", f"pid {tmp_path}/n.pid;"]
     code = (
-        "import sys; from nginxpy.conf.parse import parse_text; "
-        "c = parse_text('a b;'); assert c.error is None; print('lark' in sys.modules)"
+        f"import sys; from nginxpy import cli; status = cli.main({argv!r}); "
+        "print(status, sorted(m for m in ('lark', 'ssl', 'nginxpy.http.server', 'trio') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "0 []", out.stderr

@@ -186,7 +186,7 @@ def test_comment_only_and_empty() -> None:
 def test_lua_blocks() -> None:
     node = first("content_by_lua_block {\n  local t = {a = \"}\"} -- }\n  ngx.say('{')\n}\nnext;")
     assert node.raw_block == "\n  local t = {a = \"}\"} -- }\n  ngx.say('{')\n"
-    assert node.block is None and node.args == []
+    assert node.block is None and node.args == ()
     assert (node.line, node.end_line) == (1, 1)
     conf = ok("location / { access_by_lua_block { ngx.exit(403) } }\nx;")
     assert kinds(conf.statements) == ["location", "x"]
