@@ -166,7 +166,12 @@ def init_cycle(
             report_log.write(level, text)
 
     prefix, conf_file = cli.resolve_paths(options)
-    result = load(conf_file, prefix=prefix, global_directives=options.conf_params)
+    result = load(
+        conf_file,
+        prefix=prefix,
+        global_directives=options.conf_params,
+        error_log=cli.error_log_path(options, prefix),
+    )
     for message in result.messages:
         report(message.level, cli._text(message))
     if result.error is not None:

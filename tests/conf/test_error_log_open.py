@@ -62,7 +62,14 @@ def test_alert_then_carry_on(tmp_path: Path, where: str) -> None:
 @pytest.mark.parametrize("where", ["missing", "under_a_file"])
 @pytest.mark.parametrize(
     ("text", "flags"),
-    [(WITH_LOG, ["-t"]), (WITHOUT_LOG, ["-t"]), (WITHOUT_LOG, ["-t", "-q"]), (BROKEN, ["-t"]), (BROKEN, [])],
+    [
+        (WITH_LOG, ["-t"]),
+        (WITHOUT_LOG, ["-t"]),
+        (WITHOUT_LOG, ["-t", "-q"]),
+        (WITHOUT_LOG, []),
+        (BROKEN, ["-t"]),
+        (BROKEN, []),
+    ],
 )
 def test_as_nginx(tmp_path: Path, where: str, text: str, flags: list[str]) -> None:
     args, _ = _case(tmp_path, text, where)
