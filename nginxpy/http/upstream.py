@@ -70,11 +70,16 @@ class Pool:
     requests: int = 1000
     idle: dict[str, list[tuple[trio.abc.Stream, float, int]]] = field(default_factory=dict)
 
+    count: int = 0  # idle connections in all lists
+
     def take(self, key: str) -> tuple[trio.abc.Stream, int] | None:
         entries = self.idle.get(key)
+        if not entries:
+            return None
         now = time.monotonic()
         while entries:
             stream, since, used = entries.pop()
+            self.count -= 1
             if now - since < self.timeout:
                 return stream, used
             _close_now(stream)
@@ -83,17 +88,19 @@ class Pool:
     def give(self, key: str, stream: trio.abc.Stream, used: int) -> bool:
         if used >= self.requests:
             return False
-        entries = self.idle.setdefault(key, [])
-        total = sum(len(v) for v in self.idle.values())
-        if total >= self.size:
+        entries = self.idle.get(key)
+        if entries is None:
+            entries = self.idle[key] = []
+        if self.count >= self.size:
             # drop the oldest idle connection of any peer, as nginx's cache does
-            for name, items in self.idle.items():
+            for items in self.idle.values():
                 if items:
                     stream_old, _, _ = items.pop(0)
                     _close_now(stream_old)
-                    del name
+                    self.count -= 1
                     break
         entries.append((stream, time.monotonic(), used))
+        self.count += 1
         return True
 
 
@@ -116,6 +123,12 @@ class Group:
     peers: PeerGroup
     pool: Pool | None = None
     hash_key: Any = None  # ComplexValue for hash
+    tries: int = -1  # ngx_http_upstream_tries, counted once (the peers do not change)
+
+    def max_tries(self) -> int:
+        if self.tries < 0:
+            self.tries = self.peers.tries()
+        return self.tries
 
 
 def _resolve(host: str, port: int) -> list[tuple[str, Any]]:
@@ -380,34 +393,103 @@ class UpstreamTlsSetup:
     name: str  # proxy_ssl_name evaluated, else the upstream's host
 
 
+TICK = 0.05  # how late at most a read timer of the table below fires
+
+
+class ReadTimers:
+    """Read timers of plain upstream sockets, without a cancel scope per wait.
+
+    Entering and leaving a trio CancelScope for every upstream read costs more than the
+    rest of the read's bookkeeping.  Instead a socket that waits to be readable is entered
+    in this table with its deadline; one system task, awake only while the table is not
+    empty, wakes the overdue ones with ``notify_closing`` (their wait ends with
+    ClosedResourceError, and the connection is then closed, as nginx closes an upstream
+    connection that timed out).  A timer fires at most TICK seconds late.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, tuple[float, Any]] = {}
+        self.fired: set[int] = set()
+        self.running = False
+
+    async def wait_readable(self, sock: Any, timeout: float) -> bool:
+        """Wait until ``sock`` is readable (True) or ``timeout`` seconds passed (False)."""
+        key = id(sock)
+        self.waiting[key] = (trio.current_time() + timeout, sock)
+        if not self.running:
+            self.running = True
+            trio.lowlevel.spawn_system_task(self._run)
+        try:
+            await trio.lowlevel.wait_readable(sock)
+        except trio.ClosedResourceError:
+            if key in self.fired:
+                return False
+            raise
+        finally:
+            self.waiting.pop(key, None)
+            self.fired.discard(key)
+        return True
+
+    async def _run(self) -> None:
+        try:
+            while self.waiting:
+                await trio.sleep(TICK)
+                now = trio.current_time()
+                overdue = [key for key, (deadline, _) in self.waiting.items() if deadline <= now]
+                for key in overdue:
+                    _, sock = self.waiting.pop(key)
+                    self.fired.add(key)
+                    with contextlib.suppress(Exception):  # a socket closed meanwhile: nobody waits
+                        trio.lowlevel.notify_closing(sock)
+        finally:
+            self.running = False
+
+
+_TIMERS: trio.lowlevel.RunVar[ReadTimers] = trio.lowlevel.RunVar("nginxpy_upstream_read_timers")
+
+
+def read_timers() -> ReadTimers:
+    """This trio run's table of upstream read timers."""
+    try:
+        return _TIMERS.get()
+    except LookupError:
+        timers = ReadTimers()
+        _TIMERS.set(timers)
+        return timers
+
+
+def _recv_failure(err: BaseException, action: str, call: str = "recv()") -> UpstreamFailure:
+    code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
+    return UpstreamFailure(f"{call} failed ({code}: {os.strerror(code)}) while {action}", 502, "error")
+
+
+def _head_timeout() -> UpstreamFailure:
+    return UpstreamFailure(
+        "upstream timed out (110: Connection timed out) while reading response header from upstream",
+        504,
+        "timeout",
+    )
+
+
 async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tuple[ResponseHead, bytes]:
     parser = HeadParser(limit)
     sock = _raw_socket(stream)
     while True:
         try:
-            with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
-                if sock is None:
+            if sock is None:
+                with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
                     data = await stream.receive_some(65536)
-                else:
-                    # a plain TCP/unix socket: one wait and one recv() (trio's receive_some
-                    # tries recv() first, then waits and calls it again)
-                    await trio.lowlevel.wait_readable(sock)
-                    data = sock.recv(65536)
+                if scope.cancelled_caught:
+                    raise _head_timeout()
+            else:
+                # a plain TCP/unix socket: one wait (timed by the table) and one recv()
+                if not await read_timers().wait_readable(sock, timeout):
+                    raise _head_timeout()
+                data = sock.recv(65536)
         except BlockingIOError:
             continue
-        except (trio.BrokenResourceError, OSError) as err:
-            code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
-            raise UpstreamFailure(
-                f"recv() failed ({code}: {os.strerror(code)}) while reading response header from upstream",
-                502,
-                "error",
-            ) from None
-        if scope.cancelled_caught:
-            raise UpstreamFailure(
-                "upstream timed out (110: Connection timed out) while reading response header from upstream",
-                504,
-                "timeout",
-            )
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as err:
+            raise _recv_failure(err, "reading response header from upstream") from None
         if not data:
             if parser.buffer:
                 head = parser.feed(b"")
@@ -552,6 +634,9 @@ def _log(conn: Any, r: Any, level: str, text: str, upstream: str) -> None:
 
 
 def _set_upstream_vars(r: Any, addrs: list[str], statuses: list[str], times: list[str]) -> None:
+    if len(addrs) == 1 and len(statuses) == 1 and len(times) == 1:
+        r.vars.update(upstream_addr=addrs[0], upstream_status=statuses[0], upstream_response_time=times[0])
+        return
     r.vars["upstream_addr"] = ", ".join(addrs)
     r.vars["upstream_status"] = ", ".join(statuses)
     r.vars["upstream_response_time"] = ", ".join(times)
@@ -573,7 +658,7 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         return 500
     body = b""
     streaming = False  # proxy_request_buffering off: the body goes upstream as it arrives
-    if getattr(r, "content_length_in", -1) <= 0 and not r.chunked_in:
+    if r.content_length_in <= 0 and not r.chunked_in:
         pass  # no body: nothing to read (nor any 100-continue to send)
     elif _unbuffered(conf, r, conn):
         streaming = True
@@ -585,7 +670,7 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
     if streaming:
         length = -1 if r.chunked_in else r.content_length_in
     else:
-        length = len(body) if (body or getattr(r, "content_length_in", -1) >= 0 or r.chunked_in) else -1
+        length = len(body) if (body or r.content_length_in >= 0 or r.chunked_in) else -1
     try:
         built = build_request(conf, client_request(r, length), lookup, context, body_complete=not streaming)
     except ProxyError as err:
@@ -615,7 +700,7 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         with contextlib.suppress(ValueError):
             client_addr = ipaddress.ip_address(r.conn.remote_addr).packed
     selection = group.peers.selection(key=key, client=client_addr)
-    tries = group.peers.tries()
+    tries = group.max_tries()
     if conf.next_upstream_tries:
         tries = min(tries, conf.next_upstream_tries)
     started = trio.current_time()
@@ -778,8 +863,15 @@ async def _send_response(
 ) -> int:
     keep = False
     try:
+        variables = r.vars
         for name, value in head.headers:
-            r.vars.setdefault("upstream_http_" + name.lower().replace("-", "_"), value)
+            key = _UPSTREAM_HTTP.get(name)
+            if key is None:
+                key = "upstream_http_" + name.lower().replace("-", "_")
+                if len(_UPSTREAM_HTTP) < 1024:
+                    _UPSTREAM_HTTP[name] = key
+            if key not in variables:
+                variables[key] = value
         if conf.intercept_errors and head.status >= 300 and head.status in _interceptable(r):
             return head.status
         if head.http09:
@@ -820,6 +912,9 @@ async def _send_response(
             pass
         else:
             await trio.aclose_forcefully(stream)
+
+
+_UPSTREAM_HTTP: dict[str, str] = {}  # header name -> its $upstream_http_ variable name
 
 
 def _interceptable(r: Any) -> set[int]:
@@ -866,15 +961,33 @@ async def _copy_body(
 ) -> tuple[bool, bool]:
     size = max(conf.buffer_size, 4096)
     read_timeout = conf.read_timeout
+    sock = _raw_socket(stream)
+    call = "readv()" if buffering else "recv()"  # the event pipe reads with readv()
+    fast = [0]
 
     async def receive() -> bytes | bytearray:
         try:
+            if sock is not None:
+                # the call first, a wait (timed by the table) only when it would block; a
+                # checkpoint every 16 reads that did not wait keeps trio's other tasks going
+                while True:
+                    try:
+                        data: bytes = sock.recv(size)
+                    except BlockingIOError:
+                        pass
+                    else:
+                        fast[0] += 1
+                        if fast[0] >= 16:
+                            fast[0] = 0
+                            await trio.lowlevel.checkpoint()
+                        return data
+                    if not await read_timers().wait_readable(sock, read_timeout):
+                        raise _RelayFailed("upstream timed out (110: Connection timed out)")
             with trio.CancelScope(deadline=trio.current_time() + read_timeout):
                 return await stream.receive_some(size)
             raise _RelayFailed("upstream timed out (110: Connection timed out)")
-        except (trio.BrokenResourceError, OSError) as err:
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as err:
             code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
-            call = "readv()" if buffering else "recv()"  # the event pipe reads with readv()
             raise _RelayFailed(f"{call} failed ({code}: {os.strerror(code)})") from None
 
     if head.chunked:
