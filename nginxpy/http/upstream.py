@@ -474,6 +474,7 @@ def _head_timeout() -> UpstreamFailure:
 async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tuple[ResponseHead, bytes]:
     parser = HeadParser(limit)
     sock = _raw_socket(stream)
+    first = True
     while True:
         try:
             if sock is None:
@@ -481,8 +482,15 @@ async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tupl
                     data = await stream.receive_some(65536)
                 if scope.cancelled_caught:
                     raise _head_timeout()
+            elif first:
+                # a plain TCP/unix socket: let the other tasks run once (the upstream answers
+                # meanwhile, most of the time), then try the call: a wait, with its two epoll
+                # changes, only when the answer is not there yet
+                first = False
+                await trio.lowlevel.checkpoint()
+                data = sock.recv(65536)
             else:
-                # a plain TCP/unix socket: one wait (timed by the table) and one recv()
+                # one wait (timed by the table) and one recv()
                 if not await read_timers().wait_readable(sock, timeout):
                     raise _head_timeout()
                 data = sock.recv(65536)
