@@ -620,18 +620,20 @@ def _variables_get() -> Callable[[Any, str], str | None]:
 
 
 def client_request(r: Any, body_length: int) -> ClientRequest:
+    request_uri = r.request_uri
+    ctx = r.ctx
     return ClientRequest(
-        method=r.method,
-        uri=r.uri,
-        args=r.args,
-        unparsed_uri=r.request_uri,
-        headers=list(r.headers),
-        content_length=body_length,
-        chunked=bool(getattr(r, "chunked_in", False)),
-        valid_unparsed_uri=bool(r.ctx.get("valid_unparsed_uri", not r.internal)),
-        valid_location=bool(r.ctx.get("valid_location", True)),
-        quoted_uri=bool(r.internal or "%" in r.request_uri.partition("?")[0]),
-        remote_addr=r.conn.remote_addr,
+        r.method,
+        r.uri,
+        r.args,
+        request_uri,
+        r.headers,  # only read while the request is built
+        body_length,
+        r.chunked_in,
+        bool(ctx.get("valid_unparsed_uri", not r.internal)) if ctx else not r.internal,
+        bool(ctx.get("valid_location", True)) if ctx else True,
+        bool(r.internal or ("%" in request_uri and "%" in request_uri.partition("?")[0])),
+        r.conn.remote_addr,
     )
 
 
@@ -907,6 +909,12 @@ async def _send_response(
         no_body = head.status in (204, 304) or context.head or (head.status < 200)
         await conn.send_header(r)
         if no_body:
+            keep = not head.connection_close
+            await conn.finish_body(r)
+            return 0
+        if not head.chunked and 0 <= head.content_length == len(rest):
+            # the whole body came with the head (small responses): no copy loop
+            await conn.send_body(r, rest)
             keep = not head.connection_close
             await conn.finish_body(r)
             return 0
