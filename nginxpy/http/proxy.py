@@ -652,7 +652,14 @@ class HeadParser:
             # the usual case: the whole head in the first read, CRLF lines, nothing unusual
             end = data.find(b"\r\n\r\n")
             if end >= 0 and end + 4 <= self.limit:
-                parsed = _parse_fast(data[:end].decode("latin-1"))
+                text = data[:end].decode("latin-1")
+                parsed = _HEADS_SEEN.get(text)
+                if parsed is None:
+                    parsed = _parse_fast(text)
+                    if parsed is not None:
+                        if len(_HEADS_SEEN) >= 256:
+                            _HEADS_SEEN.clear()
+                        _HEADS_SEEN[text] = parsed
                 if parsed is not None:
                     self.rest = bytes(data[end + 4 :])
                     return parsed
@@ -712,6 +719,9 @@ _TOKEN_TEXT = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _STATUS_SEEN: dict[str, tuple[int, str, str, str, bool]] = {}  # status line -> its parts
 _LINES_SEEN: dict[str, tuple[str, str, str]] = {}  # header line -> name, value, lower-cased name
 _SEEN_MAX = 4096
+# Whole heads seen (an upstream repeats its heads, Date changing once a second): the parsed head
+# is shared by the responses that had it, read only (as every ResponseHead is once parsed).
+_HEADS_SEEN: dict[str, ResponseHead] = {}
 
 
 def _parse_fast(text: str) -> ResponseHead | None:
