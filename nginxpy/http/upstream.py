@@ -419,16 +419,21 @@ class ReadTimers:
         if not self.running:
             self.running = True
             trio.lowlevel.spawn_system_task(self._run)
+        timed_out = False
         try:
-            await trio.lowlevel.wait_readable(sock)
-        except trio.ClosedResourceError:
-            if key in self.fired:
-                return False
-            raise
+            try:
+                await trio.lowlevel.wait_readable(sock)
+            except trio.ClosedResourceError:
+                if key not in self.fired:
+                    raise
         finally:
             self.waiting.pop(key, None)
-            self.fired.discard(key)
-        return True
+            if key in self.fired:
+                # woken by the timer (or readable just as it fired: notify_closing was called
+                # all the same, so the socket must be closed, as after a timeout)
+                self.fired.discard(key)
+                timed_out = True
+        return not timed_out
 
     async def _run(self) -> None:
         try:
