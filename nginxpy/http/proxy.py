@@ -197,6 +197,8 @@ class ProxyConf:
     next_upstream: frozenset[str] = frozenset({"error", "timeout"})
     next_upstream_tries: int = 0
     next_upstream_timeout: float = 0.0
+    body_buffer_size: int = 8192  # client_body_buffer_size: a larger body is kept in a temporary file
+    body_temp_path: str | None = None  # client_body_temp_path (None: <prefix>/client_body_temp)
     resolver: tuple[str, ...] | None = None  # the resolver directive's words in force here
     resolver_timeout: float = 30.0
     plan: list[tuple[int, str, ComplexValue | None]] | None = None  # the headers, prepared (_header_plan)
@@ -258,6 +260,12 @@ class ProxyConf:
         conf.next_upstream_tries = int(scope.get("proxy_next_upstream_tries") or 0)
         conf.next_upstream_timeout = _msec(scope, "proxy_next_upstream_timeout", 0)
         conf.redirects = _redirects(scope.get("proxy_redirect"), url, location)
+        size = scope.get("client_body_buffer_size")
+        if isinstance(size, int) and size > 0:
+            conf.body_buffer_size = size
+        temp = scope.get("client_body_temp_path")
+        if temp:
+            conf.body_temp_path = str(temp[0] if isinstance(temp, (list, tuple)) else temp)
         resolver = scope.get("resolver")
         if resolver:
             conf.resolver = tuple(str(word) for word in resolver)

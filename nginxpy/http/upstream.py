@@ -529,6 +529,110 @@ class ClientBodyClosed(Exception):
     """The client closed its connection while its body was being passed upstream."""
 
 
+@dataclass(slots=True)
+class BodyFile:
+    """A client body kept in a temporary file (already unlinked): its descriptor and size."""
+
+    fd: int
+    size: int
+
+
+_TEMP_NUMBER = [0]  # ngx_next_temp_number: this process's temporary file names
+
+
+async def _read_body(r: Any, conn: Any, conf: ProxyConf) -> tuple[bytes, BodyFile | None]:
+    """ngx_http_read_client_request_body with buffering: the body in memory, or in a temporary
+    file (nginx's warn line) when it does not fit client_body_buffer_size: a body with a length
+    whose part not read with the head is at least 1.25 times that size (nginx then reads into a
+    buffer of that size, and writes it out when full), a chunked one once that much has come
+    after the head's part.  Memory stays bounded by one read."""
+    limit = conf.body_buffer_size
+    preread = _preread(r, conn)
+    if r.chunked_in:
+        from nginxpy.http.parse import BadRequest, ChunkedDecoder
+
+        probe = ChunkedDecoder()
+        try:
+            pieces, _ = probe.feed(bytes(conn.buffer[:preread]).decode("latin-1"))
+        except BadRequest:
+            pieces = []
+        spill_at = sum(len(piece) for piece in pieces) + limit
+    else:
+        spill_at = 0 if r.content_length_in - preread >= limit + (limit >> 2) else -1
+    kept: list[bytes] = []
+    total = 0
+    body_file: BodyFile | None = None
+    try:
+        async for piece in conn.iter_body(r):
+            total += len(piece)
+            if body_file is None:
+                kept.append(piece)
+                if 0 <= spill_at <= total:
+                    body_file = _temp_file(r, conn, conf)
+                    for part in kept:
+                        _write_all(body_file.fd, part)
+                    kept = []
+            else:
+                _write_all(body_file.fd, piece)
+    except BaseException:
+        if body_file is not None:
+            os.close(body_file.fd)
+        raise
+    if body_file is not None:
+        body_file.size = total
+        return b"", body_file
+    return b"".join(kept), None
+
+
+def _preread(r: Any, conn: Any) -> int:
+    """How much of what the connection has read past the head nginx would have read with it
+    (its header buffer: client_header_buffer_size, or a large one for a longer head)."""
+    buffered = len(getattr(conn, "buffer", b""))
+    server = getattr(getattr(conn, "addr", None), "default", None)
+    small = getattr(server, "client_header_buffer_size", 1024)
+    large = getattr(server, "large_header_buffers", (4, 8192))[1]
+    head = getattr(r, "request_length", 0)
+    size = small if head <= small else large
+    return max(0, min(buffered, size - head))
+
+
+def _temp_file(r: Any, conn: Any, conf: ProxyConf) -> BodyFile:
+    """ngx_create_temp_file in client_body_temp_path, with nginx's warn line."""
+    prefix = getattr(getattr(r, "http", None), "prefix", "") or ""
+    directory = os.path.join(prefix, conf.body_temp_path or "client_body_temp")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    while True:
+        _TEMP_NUMBER[0] += 1
+        path = os.path.join(directory, f"{_TEMP_NUMBER[0]:010d}")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        break
+    os.unlink(path)  # nothing to clean up later, whatever happens to the request
+    conn.log_error("warn", f"a client request body is buffered to a temporary file {path}", r)
+    return BodyFile(fd, 0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+async def _send_file(stream: trio.abc.Stream, body: BodyFile, timeout: float) -> None:
+    """The body kept in a file, upstream one read at a time."""
+    offset = 0
+    while offset < body.size:
+        data = os.pread(body.fd, min(65536, body.size - offset), offset)
+        if not data:
+            break
+        offset += len(data)
+        unsent = _send_now(stream, data)
+        if unsent:
+            await _send_upstream(stream, unsent, timeout)
+
+
 def _unbuffered(conf: ProxyConf, r: Any, conn: Any) -> bool:
     """ngx_http_proxy_handler's request_body_no_buffering, and ngx_http_read_client_request_body
     turning it off again when the whole body is already here (then it is sent as buffered)."""
@@ -672,11 +776,15 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         conn.log_error("error", err.message, r)
         return 500
     body = b""
+    body_file: BodyFile | None = None  # a body larger than client_body_buffer_size
     streaming = False  # proxy_request_buffering off: the body goes upstream as it arrives
     if r.content_length_in <= 0 and not r.chunked_in:
         pass  # no body: nothing to read (nor any 100-continue to send)
     elif _unbuffered(conf, r, conn):
         streaming = True
+    elif hasattr(conn, "iter_body"):
+        body, body_file = await _read_body(r, conn, conf)
+        _no_client_timer(conn)
     elif hasattr(conn, "read_body"):
         body = await conn.read_body(r) or b""
         _no_client_timer(conn)
@@ -684,8 +792,30 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         await conn.discard_body(r)
     if streaming:
         length = -1 if r.chunked_in else r.content_length_in
+    elif body_file is not None:
+        length = body_file.size
     else:
         length = len(body) if (body or r.content_length_in >= 0 or r.chunked_in) else -1
+    try:
+        return await _proxy(r, conn, conf, http_scope, lookup, context, body, body_file, streaming, length)
+    finally:
+        if body_file is not None:
+            os.close(body_file.fd)
+
+
+async def _proxy(
+    r: Any,
+    conn: Any,
+    conf: ProxyConf,
+    http_scope: Any,
+    lookup: Callable[[str], str | None],
+    context: ProxyContext,
+    body: bytes,
+    body_file: BodyFile | None,
+    streaming: bool,
+    length: int,
+) -> int:
+    """The request upstream, once the client's body is read (or, unbuffered, started)."""
     try:
         built = build_request(conf, client_request(r, length), lookup, context, body_complete=not streaming)
     except ProxyError as err:
@@ -758,6 +888,8 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
                 await _send_upstream(stream, unsent, conf.send_timeout)
             if streaming:
                 await _send_body(r, conn, stream, built.chunked, conf.send_timeout)
+            elif body_file is not None and built.send_client_body:
+                await _send_file(stream, body_file, conf.send_timeout)
             head, rest = await read_head(stream, conf.read_timeout, max(conf.buffer_size, 4096))
         except UpstreamFailure as err:
             failure = err
