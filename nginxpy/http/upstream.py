@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import math
 import os
@@ -762,10 +763,8 @@ def _set_upstream_vars(r: Any, addrs: list[str], statuses: list[str], times: lis
 
 
 def make_handler(conf: ProxyConf, http_scope: Any) -> Callable[[Any, Any], Any]:
-    async def handler(r: Any, conn: Any) -> int:
-        return await proxy_handler(r, conn, conf, http_scope)
-
-    return handler
+    # a partial, not a wrapping coroutine: one frame less per request
+    return functools.partial(proxy_handler, conf=conf, http_scope=http_scope)
 
 
 async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> int:
