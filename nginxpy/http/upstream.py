@@ -2,12 +2,15 @@
 
 ``ngx_http_upstream.c`` in trio.  :func:`proxy_handler` is the content handler of a
 location with ``proxy_pass``: it reads the client body (``proxy_request_buffering``
-on), picks a peer with the group's balancer, connects (``proxy_connect_timeout``),
-sends the request built by :mod:`proxy` (``proxy_send_timeout``), reads the
-response head (``proxy_read_timeout``), tries the next peer when
-``proxy_next_upstream`` says so, then streams the body to the client with one
-``proxy_buffer_size`` buffer at a time, or, for ``101 Switching Protocols`` to a
-client that asked to upgrade, hands both connections to :mod:`tunnel`.
+on: in memory, or in a temporary file beyond ``client_body_buffer_size``; off: it
+is passed on as it arrives, once the request head is sent), picks a peer with the
+group's balancer (a name in a URL with variables is resolved with the location's
+``resolver``, :mod:`resolver`), connects (``proxy_connect_timeout``), sends the
+request built by :mod:`proxy` (``proxy_send_timeout``), reads the response head
+(``proxy_read_timeout``), tries the next peer when ``proxy_next_upstream`` says so,
+then streams the body to the client with one ``proxy_buffer_size`` buffer at a time,
+or, for ``101 Switching Protocols`` to a client that asked to upgrade, hands both
+connections to :mod:`tunnel`.
 
 Failures are answered as nginx answers them, 502 or 504, and logged with nginx's
 text: ``connect() failed (111: Connection refused) while connecting to upstream``,
@@ -15,9 +18,14 @@ text: ``connect() failed (111: Connection refused) while connecting to upstream`
 upstream``, ``upstream prematurely closed connection while reading response header
 from upstream``, ``no live upstreams while connecting to upstream``.
 
+Hot path: plain sockets are used directly (the call first, a wait only when it would
+block); read timers are one table woken by a system task (:class:`ReadTimers`), not
+a cancel scope per wait.
+
 The connection side is the runtime's ``HttpConnection``; what the proxy uses of it:
 ``send_header(r)``, ``send_body(r, data)``, ``finish_body(r)``, ``log_error(level,
-text, r)``, ``read_body(r)`` (the whole client body) and, for tunnels,
+text, r)``, ``iter_body(r)`` / ``read_body(r)`` (the client body), ``set_deadline``
+(the client body timer is stopped once the body is read) and, for tunnels,
 ``upgrade(r)`` -> (client stream, bytes the client sent after its request).
 """
 
