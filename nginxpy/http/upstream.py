@@ -934,9 +934,10 @@ async def _proxy(
             _set_upstream_vars(r, addrs, statuses, times)
             return failure.status
         assert head is not None and stream is not None
-        status_kind = f"http_{head.status}"
+        status_kind = _HTTP_KINDS.get(head.status)
         if (
-            status_kind in conf.next_upstream
+            status_kind is not None
+            and status_kind in conf.next_upstream
             and tries > 1
             and not streaming
             and _may_retry(conf, status_kind, built.method, tries - 1, started)
@@ -957,6 +958,10 @@ async def _proxy(
             )
         finally:
             selection.free(failed=False)
+
+
+# the statuses proxy_next_upstream can name (http_500 ...)
+_HTTP_KINDS = {status: f"http_{status}" for status in (500, 502, 503, 504, 403, 404, 429)}
 
 
 def _free(selection: Any, group: Group, conn: Any, r: Any, failed: bool, action: str, upstream: str) -> None:
