@@ -354,3 +354,33 @@ def test_large_buffered_body_kept_in_a_file_as_nginx(env: Env, case: str) -> Non
         == in_file
     )
     assert results["nginxpy"] == results["nginx"]
+
+
+def test_unbuffered_body_after_100_continue(env: Env) -> None:
+    """``off`` with "Expect: 100-continue": "100 Continue", the head upstream before any body byte
+    was sent (nothing to wait for), then the body as it comes."""
+    head = b"POST /off11/e HTTP/1.1\r\nHost: rb\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    results = {}
+    for name in NAMES:
+        before = env.backend.count()
+        with socket.create_connection(("127.0.0.1", env.ports[name]), timeout=10) as sock:
+            sock.sendall(head)
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                chunk = sock.recv(65536)
+                assert chunk, interim
+                interim += chunk
+            assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+            assert wait_until(
+                lambda before=before: (
+                    env.backend.count() > before and b"\r\n\r\n" in bytes(env.backend.conns[before].data)
+                )  # type: ignore[misc]
+            )
+            sock.sendall(b"hello")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        assert wait_until(lambda before=before: env.backend.conns[before].done)  # type: ignore[misc]
+        results[name] = (reply.split(b"\r\n", 1)[0], bytes(env.backend.conns[before].data))
+    assert results["nginx"][0] == b"HTTP/1.1 200 OK" and results["nginx"][1].endswith(b"\r\n\r\nhello")
+    assert results["nginxpy"] == results["nginx"]
