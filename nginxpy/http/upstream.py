@@ -915,7 +915,8 @@ async def _proxy(
             statuses.append("-")
             times.append(f"{time.monotonic() - attempt_start:.3f}")
             _set_upstream_vars(r, addrs, statuses, times)
-            return 400
+            r.status = 400  # logged as 400; nothing is sent to a client that is gone (c->error)
+            return 0
         except BaseException:
             if stream is not None:
                 _close_now(stream)

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from e2e_harness import Process, exchange, free_port, seed_conf, wait_until
+from e2e_harness import Process, exchange, free_port, mask_access, seed_conf, wait_until
 
 CONF = """
 error_log @PREFIX@/error.log info;
 events { worker_connections 1024; }
 http {
-    access_log off;
+    access_log @PREFIX@/access.log;
     error_log @PREFIX@/error.log info;
     upstream retry { server 127.0.0.1:@CLOSER@; server 127.0.0.1:@BACKEND@ backup; }
     server {
@@ -383,4 +383,24 @@ def test_unbuffered_body_after_100_continue(env: Env) -> None:
         assert wait_until(lambda before=before: env.backend.conns[before].done)  # type: ignore[misc]
         results[name] = (reply.split(b"\r\n", 1)[0], bytes(env.backend.conns[before].data))
     assert results["nginx"][0] == b"HTTP/1.1 200 OK" and results["nginx"][1].endswith(b"\r\n\r\nhello")
+    assert results["nginxpy"] == results["nginx"]
+
+
+def test_client_gone_in_the_middle_of_an_unbuffered_body(env: Env) -> None:
+    """The client closes after part of its body: nginx's info line, and a 400 logged with nothing sent."""
+    results = {}
+    for name in NAMES:
+        server = env.servers[name]
+        mark, count, before = server.log_mark(), len(server.access_log()), env.backend.count()
+        with socket.create_connection(("127.0.0.1", env.ports[name]), timeout=10) as sock:
+            sock.sendall(b"POST /off/gone HTTP/1.1\r\nHost: rb\r\nContent-Length: 10\r\n\r\nhello")
+            assert wait_until(
+                lambda before=before: (
+                    env.backend.count() > before and b"hello" in bytes(env.backend.conns[before].data)
+                )  # type: ignore[misc]
+            )
+        assert wait_until(lambda server=server, count=count: len(server.access_log()) > count)  # type: ignore[misc]
+        errors = [line.replace(str(env.backend.port), "BACKEND") for line in server.errors_since(mark)]
+        results[name] = (errors, mask_access(server.access_log()[count]))
+    assert '"POST /off/gone HTTP/1.1" 400 0 ' in results["nginx"][1]
     assert results["nginxpy"] == results["nginx"]
