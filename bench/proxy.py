@@ -149,15 +149,31 @@ def stop(proc: subprocess.Popen[bytes] | None) -> None:
             proc.wait()
 
 
-def wrk(port: int, seconds: int) -> tuple[float, str, str]:
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (/proc/PID/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port: int, seconds: int, pid: int | None = None) -> tuple[float, str, str, float]:
+    """req/s, p50, p99, and the server's CPU time per request in microseconds (pid given)."""
+    before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(
         ["wrk", "-t1", "-c50", f"-d{seconds}s", "--latency", f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, check=False,
     ).stdout  # fmt: skip
+    used = cpu_seconds(pid) - before if pid is not None else 0.0
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"\s50%\s+(\S+)", out)
     p99 = re.search(r"\s99%\s+(\S+)", out)
-    return (float(rps.group(1)) if rps else 0.0, p50.group(1) if p50 else "-", p99.group(1) if p99 else "-")
+    total = re.search(r"(\d+) requests in", out)
+    per = used / int(total.group(1)) * 1e6 if total and int(total.group(1)) else 0.0
+    return (
+        float(rps.group(1)) if rps else 0.0,
+        p50.group(1) if p50 else "-",
+        p99.group(1) if p99 else "-",
+        per,
+    )
 
 
 async def ws_load(port: int, clients: int, size: int, seconds: float) -> tuple[float, float]:
@@ -240,18 +256,25 @@ def main() -> int:
 
         print(f"HTTP, wrk -t1 -c50 -d{args.seconds}s (keep-alive), backend: nginx return 200")
         results: dict[str, float] = {}
+        cpu: dict[str, float] = {}
         for name in ("nginx", "nginxpy", "aiohttp"):
-            if servers[name] is None:
+            server = servers[name]
+            if server is None:
                 print(f"  {name:8s} not running")
                 continue
-            rps, p50, p99 = wrk(ports[name], args.seconds)
+            rps, p50, p99, per = wrk(ports[name], args.seconds, server.pid)
             results[name] = rps
-            print(f"  {name:8s} {rps:10.0f} req/s  p50 {p50:>8s}  p99 {p99:>8s}")
+            cpu[name] = per
+            print(f"  {name:8s} {rps:10.0f} req/s  p50 {p50:>8s}  p99 {p99:>8s}  cpu {per:7.1f} us/req")
         if "nginx" in results and "nginxpy" in results:
             ratio = results["nginxpy"] / results["nginx"]
             print(f"  nginxpy/nginx = {ratio:.3f} (target >= 0.100)")
         if "aiohttp" in results and "nginxpy" in results:
             print(f"  nginxpy/aiohttp = {results['nginxpy'] / results['aiohttp']:.2f} (target >= 1.00)")
+        if cpu.get("nginxpy") and cpu.get("aiohttp"):
+            print(
+                f"  CPU per request, aiohttp/nginxpy = {cpu['aiohttp'] / cpu['nginxpy']:.2f} (>= 1.00: nginxpy cheaper)"
+            )
         if args.skip_ws:
             return 0
         print("WebSocket echo through /wss/")
@@ -284,7 +307,7 @@ def main() -> int:
             print(f"  nginxpy/nginx = {per['nginxpy'] / per['nginx']:.1f} (target <= 10)")
         return 0
     finally:
-        for proc in procs:
+        for proc in reversed(procs):  # the proxies before their backends
             stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -18,7 +18,7 @@ IMPLEMENTED = frozenset(
     proxy_pass proxy_http_version proxy_set_header proxy_pass_request_headers proxy_pass_request_body
     proxy_hide_header proxy_pass_header proxy_redirect proxy_intercept_errors proxy_method proxy_set_body
     proxy_buffering proxy_buffer_size proxy_connect_timeout proxy_send_timeout proxy_read_timeout
-    proxy_request_buffering resolver resolver_timeout proxy_next_upstream proxy_next_upstream_tries proxy_next_upstream_timeout proxy_ssl_verify
+    proxy_request_buffering client_body_buffer_size client_body_temp_path resolver resolver_timeout proxy_next_upstream proxy_next_upstream_tries proxy_next_upstream_timeout proxy_ssl_verify
     proxy_ssl_trusted_certificate proxy_ssl_verify_depth proxy_ssl_server_name proxy_ssl_name
     proxy_ssl_protocols proxy_ssl_ciphers proxy_ssl_certificate proxy_ssl_certificate_key
     proxy_ssl_session_reuse proxy_ssl_password_file upstream keepalive keepalive_timeout least_conn ip_hash

@@ -163,8 +163,10 @@ class PeerGroup:
             total += self.primary.next.tries
         return total
 
-    def selection(self, key: bytes = b"", client: bytes = b"") -> Selection:
+    def selection(self, key: bytes = b"", client: bytes = b"") -> Selection | SingleSelection:
         """A request's walk over the group; ``key`` for hash, ``client`` (packed address) for ip_hash."""
+        if self.primary.single:
+            return SingleSelection(self.primary.peers[0])
         return Selection(self, self.primary, key=key, client=client)
 
 
@@ -191,6 +193,31 @@ def _chash_points(peers: list[Peer]) -> list[tuple[int, str]]:
         if not unique or unique[-1][0] != value:
             unique.append((value, server))
     return unique
+
+
+class SingleSelection:
+    """The walk over a group of one peer and no backup (peers->single): every method comes down
+    to that peer, unless it is down or at max_conns; failures are not counted."""
+
+    __slots__ = ("current", "peer")
+
+    def __init__(self, peer: Peer) -> None:
+        self.peer = peer
+        self.current: Peer | None = None
+
+    def get(self) -> Peer | None:
+        peer = self.peer
+        if peer.down or (peer.max_conns and peer.conns >= peer.max_conns):
+            return None
+        self.current = peer
+        peer.conns += 1
+        return peer
+
+    def free(self, failed: bool) -> None:
+        peer = self.current
+        if peer is not None:
+            self.current = None
+            peer.conns -= 1
 
 
 @dataclass(slots=True, eq=False)

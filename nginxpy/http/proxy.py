@@ -197,8 +197,11 @@ class ProxyConf:
     next_upstream: frozenset[str] = frozenset({"error", "timeout"})
     next_upstream_tries: int = 0
     next_upstream_timeout: float = 0.0
+    body_buffer_size: int = 8192  # client_body_buffer_size: a larger body is kept in a temporary file
+    body_temp_path: str | None = None  # client_body_temp_path (None: <prefix>/client_body_temp)
     resolver: tuple[str, ...] | None = None  # the resolver directive's words in force here
     resolver_timeout: float = 30.0
+    plan: list[tuple[int, str, ComplexValue | None]] | None = None  # the headers, prepared (_header_plan)
 
     @classmethod
     def from_scope(cls, scope: Any) -> ProxyConf:
@@ -257,6 +260,12 @@ class ProxyConf:
         conf.next_upstream_tries = int(scope.get("proxy_next_upstream_tries") or 0)
         conf.next_upstream_timeout = _msec(scope, "proxy_next_upstream_timeout", 0)
         conf.redirects = _redirects(scope.get("proxy_redirect"), url, location)
+        size = scope.get("client_body_buffer_size")
+        if isinstance(size, int) and size > 0:
+            conf.body_buffer_size = size
+        temp = scope.get("client_body_temp_path")
+        if temp:
+            conf.body_temp_path = str(temp[0] if isinstance(temp, (list, tuple)) else temp)
         resolver = scope.get("resolver")
         if resolver:
             conf.resolver = tuple(str(word) for word in resolver)
@@ -272,6 +281,7 @@ class ProxyConf:
                 names.add(name.lower())
         self.headers = [(name, compile_value(value)) for name, value in merged if value != ""]
         self.headers_set = frozenset(names)
+        self.plan = None
 
 
 def _proxy_pass_of(scope: Any) -> tuple[ComplexValue | None, Any]:
@@ -411,6 +421,33 @@ def x_forwarded_for(headers: Iterable[tuple[str, str]], remote_addr: str) -> str
     return ", ".join([*values, remote_addr])
 
 
+_CONSTANT, _LENGTH, _CHUNKED, _VALUE = range(4)
+_URL_VARIABLES = frozenset({"proxy_host", "proxy_port"})
+
+
+def _header_plan(conf: ProxyConf) -> list[tuple[int, str, ComplexValue | None]]:
+    """The location's header lines prepared once: whole lines for values that do not change
+    from request to request (constants, $proxy_host and $proxy_port of a static URL), the
+    name for the body framing and for values with other variables."""
+    plan: list[tuple[int, str, ComplexValue | None]] = []
+    url = conf.url
+    for name, compiled in conf.headers:
+        parts = compiled.parts
+        if url is not None and all(
+            isinstance(part, str) or (isinstance(part, Var) and part.name in _URL_VARIABLES) for part in parts
+        ):
+            text = evaluate(compiled, ProxyContext(url, url.uri).variable)
+            if text:
+                plan.append((_CONSTANT, f"{name}: {text}\r\n", None))
+        elif len(parts) == 1 and isinstance(parts[0], Var) and parts[0].name == "proxy_internal_body_length":
+            plan.append((_LENGTH, f"{name}: ", None))
+        elif len(parts) == 1 and isinstance(parts[0], Var) and parts[0].name == "proxy_internal_chunked":
+            plan.append((_CHUNKED, f"{name}: chunked\r\n", None))
+        else:
+            plan.append((_VALUE, name, compiled))
+    return plan
+
+
 def make_context(conf: ProxyConf, lookup: Lookup) -> ProxyContext:
     """The URL for this request: the static one, or proxy_pass with variables evaluated."""
     if conf.url is not None:
@@ -475,10 +512,23 @@ def build_request(
 
     version = "HTTP/1.1" if conf.http_version == "1.1" else "HTTP/1.0"
     lines = [f"{method} {uri} {version}\r\n"]
-    for name, compiled in conf.headers:
-        text = evaluate(compiled, variables)
-        if text:
-            lines.append(f"{name}: {text}\r\n")
+    plan = conf.plan
+    if plan is None:
+        plan = conf.plan = _header_plan(conf)
+    for kind, name, compiled in plan:
+        if kind == _CONSTANT:
+            lines.append(name)
+        elif kind == _LENGTH:
+            if context.internal_body_length >= 0:
+                lines.append(f"{name}{context.internal_body_length}\r\n")
+        elif kind == _CHUNKED:
+            if context.internal_chunked:
+                lines.append(name)
+        else:
+            assert compiled is not None
+            text = evaluate(compiled, variables)
+            if text:
+                lines.append(f"{name}: {text}\r\n")
     if conf.pass_request_headers:
         skip = conf.headers_set
         for name, value in request.headers:
@@ -606,6 +656,21 @@ class HeadParser:
         self.rest = b""
 
     def feed(self, data: bytes | bytearray) -> ResponseHead | None:
+        if not self.buffer and data[:5] == b"HTTP/":
+            # the usual case: the whole head in the first read, CRLF lines, nothing unusual
+            end = data.find(b"\r\n\r\n")
+            if end >= 0 and end + 4 <= self.limit:
+                text = data[:end].decode("latin-1")
+                parsed = _HEADS_SEEN.get(text)
+                if parsed is None:
+                    parsed = _parse_fast(text)
+                    if parsed is not None:
+                        if len(_HEADS_SEEN) >= 256:
+                            _HEADS_SEEN.clear()
+                        _HEADS_SEEN[text] = parsed
+                if parsed is not None:
+                    self.rest = bytes(data[end + 4 :])
+                    return parsed
         if self.buffer:
             self.buffer += data
             buffer: bytes | bytearray = self.buffer
@@ -657,6 +722,67 @@ def _status_prefix_ok(data: bytes) -> bool:
 
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) +(\d\d\d)(?: (.*))?$")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_STATUS_TEXT = re.compile(r"HTTP/(\d)\.(\d) +(\d\d\d)(?: (.*))?")
+_TOKEN_TEXT = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_STATUS_SEEN: dict[str, tuple[int, str, str, str, bool]] = {}  # status line -> its parts
+_LINES_SEEN: dict[str, tuple[str, str, str]] = {}  # header line -> name, value, lower-cased name
+_SEEN_MAX = 4096
+# Whole heads seen (an upstream repeats its heads, Date changing once a second): the parsed head
+# is shared by the responses that had it, read only (as every ResponseHead is once parsed).
+_HEADS_SEEN: dict[str, ResponseHead] = {}
+
+
+def _parse_fast(text: str) -> ResponseHead | None:
+    """_parse_head for a head of CRLF lines with valid names and nothing nginx would complain
+    about; None sends the head to the full parser (which also words the errors).  Lines seen
+    before (most of an upstream's lines repeat from response to response) are not parsed again."""
+    lines = text.split("\r\n")
+    first = lines[0]
+    status = _STATUS_SEEN.get(first)
+    if status is None:
+        match = _STATUS_TEXT.fullmatch(first)
+        if match is None or "\r" in first or "\n" in first:
+            return None
+        major, minor, code, reason = match.groups()
+        close = major == "0" or (major == "1" and minor == "0")
+        status = (int(code), (reason or "").strip(), f"HTTP/{major}.{minor}", first[match.start(3) :], close)
+        if len(_STATUS_SEEN) < _SEEN_MAX:
+            _STATUS_SEEN[first] = status
+    response = ResponseHead(
+        status[0], status[1], status[2], [], connection_close=status[4], status_text=status[3]
+    )
+    headers = response.headers
+    seen = _LINES_SEEN
+    for line in lines[1:]:
+        parsed = seen.get(line)
+        if parsed is None:
+            name, sep, value = line.partition(":")
+            if not sep or _TOKEN_TEXT.fullmatch(name) is None or "\n" in value or value.endswith("\r"):
+                return None
+            parsed = (name, value.strip(" \t"), name.lower())
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[line] = parsed
+        headers.append((parsed[0], parsed[1]))
+        lower = parsed[2]
+        if lower in _FRAMING:
+            value = parsed[1]
+            if lower == "content-length":
+                if not value.isdigit() or response.content_length >= 0:
+                    return None
+                response.content_length = int(value)
+            elif lower == "transfer-encoding":
+                if value.lower() != "chunked":
+                    return None
+                response.chunked = True
+            elif "close" in value.lower():
+                response.connection_close = True
+    if response.chunked:
+        response.content_length = -1
+    return response
+
+
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection"})
 
 
 def _parse_head(head: bytes) -> ResponseHead:

@@ -2,12 +2,15 @@
 
 ``ngx_http_upstream.c`` in trio.  :func:`proxy_handler` is the content handler of a
 location with ``proxy_pass``: it reads the client body (``proxy_request_buffering``
-on), picks a peer with the group's balancer, connects (``proxy_connect_timeout``),
-sends the request built by :mod:`proxy` (``proxy_send_timeout``), reads the
-response head (``proxy_read_timeout``), tries the next peer when
-``proxy_next_upstream`` says so, then streams the body to the client with one
-``proxy_buffer_size`` buffer at a time, or, for ``101 Switching Protocols`` to a
-client that asked to upgrade, hands both connections to :mod:`tunnel`.
+on: in memory, or in a temporary file beyond ``client_body_buffer_size``; off: it
+is passed on as it arrives, once the request head is sent), picks a peer with the
+group's balancer (a name in a URL with variables is resolved with the location's
+``resolver``, :mod:`resolver`), connects (``proxy_connect_timeout``), sends the
+request built by :mod:`proxy` (``proxy_send_timeout``), reads the response head
+(``proxy_read_timeout``), tries the next peer when ``proxy_next_upstream`` says so,
+then streams the body to the client with one ``proxy_buffer_size`` buffer at a time,
+or, for ``101 Switching Protocols`` to a client that asked to upgrade, hands both
+connections to :mod:`tunnel`.
 
 Failures are answered as nginx answers them, 502 or 504, and logged with nginx's
 text: ``connect() failed (111: Connection refused) while connecting to upstream``,
@@ -15,9 +18,14 @@ text: ``connect() failed (111: Connection refused) while connecting to upstream`
 upstream``, ``upstream prematurely closed connection while reading response header
 from upstream``, ``no live upstreams while connecting to upstream``.
 
+Hot path: plain sockets are used directly (the call first, a wait only when it would
+block); read timers are one table woken by a system task (:class:`ReadTimers`), not
+a cancel scope per wait.
+
 The connection side is the runtime's ``HttpConnection``; what the proxy uses of it:
 ``send_header(r)``, ``send_body(r, data)``, ``finish_body(r)``, ``log_error(level,
-text, r)``, ``read_body(r)`` (the whole client body) and, for tunnels,
+text, r)``, ``iter_body(r)`` / ``read_body(r)`` (the client body), ``set_deadline``
+(the client body timer is stopped once the body is read) and, for tunnels,
 ``upgrade(r)`` -> (client stream, bytes the client sent after its request).
 """
 
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import math
 import os
@@ -70,11 +79,16 @@ class Pool:
     requests: int = 1000
     idle: dict[str, list[tuple[trio.abc.Stream, float, int]]] = field(default_factory=dict)
 
+    count: int = 0  # idle connections in all lists
+
     def take(self, key: str) -> tuple[trio.abc.Stream, int] | None:
         entries = self.idle.get(key)
+        if not entries:
+            return None
         now = time.monotonic()
         while entries:
             stream, since, used = entries.pop()
+            self.count -= 1
             if now - since < self.timeout:
                 return stream, used
             _close_now(stream)
@@ -83,17 +97,19 @@ class Pool:
     def give(self, key: str, stream: trio.abc.Stream, used: int) -> bool:
         if used >= self.requests:
             return False
-        entries = self.idle.setdefault(key, [])
-        total = sum(len(v) for v in self.idle.values())
-        if total >= self.size:
+        entries = self.idle.get(key)
+        if entries is None:
+            entries = self.idle[key] = []
+        if self.count >= self.size:
             # drop the oldest idle connection of any peer, as nginx's cache does
-            for name, items in self.idle.items():
+            for items in self.idle.values():
                 if items:
                     stream_old, _, _ = items.pop(0)
                     _close_now(stream_old)
-                    del name
+                    self.count -= 1
                     break
         entries.append((stream, time.monotonic(), used))
+        self.count += 1
         return True
 
 
@@ -116,6 +132,12 @@ class Group:
     peers: PeerGroup
     pool: Pool | None = None
     hash_key: Any = None  # ComplexValue for hash
+    tries: int = -1  # ngx_http_upstream_tries, counted once (the peers do not change)
+
+    def max_tries(self) -> int:
+        if self.tries < 0:
+            self.tries = self.peers.tries()
+        return self.tries
 
 
 def _resolve(host: str, port: int) -> list[tuple[str, Any]]:
@@ -380,34 +402,116 @@ class UpstreamTlsSetup:
     name: str  # proxy_ssl_name evaluated, else the upstream's host
 
 
+TICK = 0.05  # how late at most a read timer of the table below fires
+
+
+class ReadTimers:
+    """Read timers of plain upstream sockets, without a cancel scope per wait.
+
+    Entering and leaving a trio CancelScope for every upstream read costs more than the
+    rest of the read's bookkeeping.  Instead a socket that waits to be readable is entered
+    in this table with its deadline; one system task, awake only while the table is not
+    empty, wakes the overdue ones with ``notify_closing`` (their wait ends with
+    ClosedResourceError, and the connection is then closed, as nginx closes an upstream
+    connection that timed out).  A timer fires at most TICK seconds late.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, tuple[float, Any]] = {}
+        self.fired: set[int] = set()
+        self.running = False
+
+    async def wait_readable(self, sock: Any, timeout: float) -> bool:
+        """Wait until ``sock`` is readable (True) or ``timeout`` seconds passed (False)."""
+        key = id(sock)
+        self.waiting[key] = (trio.current_time() + timeout, sock)
+        if not self.running:
+            self.running = True
+            trio.lowlevel.spawn_system_task(self._run)
+        timed_out = False
+        try:
+            try:
+                await trio.lowlevel.wait_readable(sock)
+            except trio.ClosedResourceError:
+                if key not in self.fired:
+                    raise
+        finally:
+            self.waiting.pop(key, None)
+            if key in self.fired:
+                # woken by the timer (or readable just as it fired: notify_closing was called
+                # all the same, so the socket must be closed, as after a timeout)
+                self.fired.discard(key)
+                timed_out = True
+        return not timed_out
+
+    async def _run(self) -> None:
+        try:
+            while self.waiting:
+                await trio.sleep(TICK)
+                now = trio.current_time()
+                overdue = [key for key, (deadline, _) in self.waiting.items() if deadline <= now]
+                for key in overdue:
+                    _, sock = self.waiting.pop(key)
+                    self.fired.add(key)
+                    with contextlib.suppress(Exception):  # a socket closed meanwhile: nobody waits
+                        trio.lowlevel.notify_closing(sock)
+        finally:
+            self.running = False
+
+
+_TIMERS: trio.lowlevel.RunVar[ReadTimers] = trio.lowlevel.RunVar("nginxpy_upstream_read_timers")
+
+
+def read_timers() -> ReadTimers:
+    """This trio run's table of upstream read timers."""
+    try:
+        return _TIMERS.get()
+    except LookupError:
+        timers = ReadTimers()
+        _TIMERS.set(timers)
+        return timers
+
+
+def _recv_failure(err: BaseException, action: str, call: str = "recv()") -> UpstreamFailure:
+    code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
+    return UpstreamFailure(f"{call} failed ({code}: {os.strerror(code)}) while {action}", 502, "error")
+
+
+def _head_timeout() -> UpstreamFailure:
+    return UpstreamFailure(
+        "upstream timed out (110: Connection timed out) while reading response header from upstream",
+        504,
+        "timeout",
+    )
+
+
 async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tuple[ResponseHead, bytes]:
     parser = HeadParser(limit)
     sock = _raw_socket(stream)
+    first = True
     while True:
         try:
-            with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
-                if sock is None:
+            if sock is None:
+                with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
                     data = await stream.receive_some(65536)
-                else:
-                    # a plain TCP/unix socket: one wait and one recv() (trio's receive_some
-                    # tries recv() first, then waits and calls it again)
-                    await trio.lowlevel.wait_readable(sock)
-                    data = sock.recv(65536)
+                if scope.cancelled_caught:
+                    raise _head_timeout()
+            elif first:
+                # a plain TCP/unix socket: let the other tasks run once (the upstream answers
+                # meanwhile, most of the time), then try the call: a wait, with its two epoll
+                # changes, only when the answer is not there yet
+                first = False
+                await trio.lowlevel.checkpoint()
+                data = sock.recv(65536)
+            else:
+                # one wait (timed by the table) and one recv()
+                if not await read_timers().wait_readable(sock, timeout):
+                    raise _head_timeout()
+                data = sock.recv(65536)
         except BlockingIOError:
             continue
-        except (trio.BrokenResourceError, OSError) as err:
-            code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
-            raise UpstreamFailure(
-                f"recv() failed ({code}: {os.strerror(code)}) while reading response header from upstream",
-                502,
-                "error",
-            ) from None
-        if scope.cancelled_caught:
-            raise UpstreamFailure(
-                "upstream timed out (110: Connection timed out) while reading response header from upstream",
-                504,
-                "timeout",
-            )
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as err:
+            raise _recv_failure(err, "reading response header from upstream") from None
         if not data:
             if parser.buffer:
                 head = parser.feed(b"")
@@ -432,6 +536,110 @@ async def read_head(stream: trio.abc.Stream, timeout: float, limit: int) -> tupl
 
 class ClientBodyClosed(Exception):
     """The client closed its connection while its body was being passed upstream."""
+
+
+@dataclass(slots=True)
+class BodyFile:
+    """A client body kept in a temporary file (already unlinked): its descriptor and size."""
+
+    fd: int
+    size: int
+
+
+_TEMP_NUMBER = [0]  # ngx_next_temp_number: this process's temporary file names
+
+
+async def _read_body(r: Any, conn: Any, conf: ProxyConf) -> tuple[bytes, BodyFile | None]:
+    """ngx_http_read_client_request_body with buffering: the body in memory, or in a temporary
+    file (nginx's warn line) when it does not fit client_body_buffer_size: a body with a length
+    whose part not read with the head is at least 1.25 times that size (nginx then reads into a
+    buffer of that size, and writes it out when full), a chunked one once that much has come
+    after the head's part.  Memory stays bounded by one read."""
+    limit = conf.body_buffer_size
+    preread = _preread(r, conn)
+    if r.chunked_in:
+        from nginxpy.http.parse import BadRequest, ChunkedDecoder
+
+        probe = ChunkedDecoder()
+        try:
+            pieces, _ = probe.feed(bytes(conn.buffer[:preread]).decode("latin-1"))
+        except BadRequest:
+            pieces = []
+        spill_at = sum(len(piece) for piece in pieces) + limit
+    else:
+        spill_at = 0 if r.content_length_in - preread >= limit + (limit >> 2) else -1
+    kept: list[bytes] = []
+    total = 0
+    body_file: BodyFile | None = None
+    try:
+        async for piece in conn.iter_body(r):
+            total += len(piece)
+            if body_file is None:
+                kept.append(piece)
+                if 0 <= spill_at <= total:
+                    body_file = _temp_file(r, conn, conf)
+                    for part in kept:
+                        _write_all(body_file.fd, part)
+                    kept = []
+            else:
+                _write_all(body_file.fd, piece)
+    except BaseException:
+        if body_file is not None:
+            os.close(body_file.fd)
+        raise
+    if body_file is not None:
+        body_file.size = total
+        return b"", body_file
+    return b"".join(kept), None
+
+
+def _preread(r: Any, conn: Any) -> int:
+    """How much of what the connection has read past the head nginx would have read with it
+    (its header buffer: client_header_buffer_size, or a large one for a longer head)."""
+    buffered = len(getattr(conn, "buffer", b""))
+    server = getattr(getattr(conn, "addr", None), "default", None)
+    small = getattr(server, "client_header_buffer_size", 1024)
+    large = getattr(server, "large_header_buffers", (4, 8192))[1]
+    head = getattr(r, "request_length", 0)
+    size = small if head <= small else large
+    return max(0, min(buffered, size - head))
+
+
+def _temp_file(r: Any, conn: Any, conf: ProxyConf) -> BodyFile:
+    """ngx_create_temp_file in client_body_temp_path, with nginx's warn line."""
+    prefix = getattr(getattr(r, "http", None), "prefix", "") or ""
+    directory = os.path.join(prefix, conf.body_temp_path or "client_body_temp")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    while True:
+        _TEMP_NUMBER[0] += 1
+        path = os.path.join(directory, f"{_TEMP_NUMBER[0]:010d}")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        break
+    os.unlink(path)  # nothing to clean up later, whatever happens to the request
+    conn.log_error("warn", f"a client request body is buffered to a temporary file {path}", r)
+    return BodyFile(fd, 0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+async def _send_file(stream: trio.abc.Stream, body: BodyFile, timeout: float) -> None:
+    """The body kept in a file, upstream one read at a time."""
+    offset = 0
+    while offset < body.size:
+        data = os.pread(body.fd, min(65536, body.size - offset), offset)
+        if not data:
+            break
+        offset += len(data)
+        unsent = _send_now(stream, data)
+        if unsent:
+            await _send_upstream(stream, unsent, timeout)
 
 
 def _unbuffered(conf: ProxyConf, r: Any, conn: Any) -> bool:
@@ -530,18 +738,20 @@ def _variables_get() -> Callable[[Any, str], str | None]:
 
 
 def client_request(r: Any, body_length: int) -> ClientRequest:
+    request_uri = r.request_uri
+    ctx = r.ctx
     return ClientRequest(
-        method=r.method,
-        uri=r.uri,
-        args=r.args,
-        unparsed_uri=r.request_uri,
-        headers=list(r.headers),
-        content_length=body_length,
-        chunked=bool(getattr(r, "chunked_in", False)),
-        valid_unparsed_uri=bool(r.ctx.get("valid_unparsed_uri", not r.internal)),
-        valid_location=bool(r.ctx.get("valid_location", True)),
-        quoted_uri=bool(r.internal or "%" in r.request_uri.partition("?")[0]),
-        remote_addr=r.conn.remote_addr,
+        r.method,
+        r.uri,
+        r.args,
+        request_uri,
+        r.headers,  # only read while the request is built
+        body_length,
+        r.chunked_in,
+        bool(ctx.get("valid_unparsed_uri", not r.internal)) if ctx else not r.internal,
+        bool(ctx.get("valid_location", True)) if ctx else True,
+        bool(r.internal or ("%" in request_uri and "%" in request_uri.partition("?")[0])),
+        r.conn.remote_addr,
     )
 
 
@@ -552,35 +762,17 @@ def _log(conn: Any, r: Any, level: str, text: str, upstream: str) -> None:
 
 
 def _set_upstream_vars(r: Any, addrs: list[str], statuses: list[str], times: list[str]) -> None:
+    if len(addrs) == 1 and len(statuses) == 1 and len(times) == 1:
+        r.vars.update(upstream_addr=addrs[0], upstream_status=statuses[0], upstream_response_time=times[0])
+        return
     r.vars["upstream_addr"] = ", ".join(addrs)
     r.vars["upstream_status"] = ", ".join(statuses)
     r.vars["upstream_response_time"] = ", ".join(times)
 
 
-def keep_request_body(r: Any, body: bytes, head_length: int) -> None:
-    """$request_body: nginx has it when the body was read to memory, not to a temporary file.
-    What came with the head is in the header buffer; the rest goes to one buffer of its size
-    when it is under 1.25 client_body_buffer_size (a chunked body: under the buffer size)."""
-    server = getattr(r, "server", None)
-    small = server.client_header_buffer_size if server is not None else 1024
-    large = server.large_header_buffers[1] if server is not None else 8192
-    header_buffer = small if head_length <= small else large
-    loc = getattr(r, "loc", None)
-    size = loc.client_body_buffer_size if loc is not None else 8192
-    if getattr(r, "chunked_in", False):
-        in_memory = len(body) <= size
-    else:
-        rest = len(body) - min(len(body), max(0, header_buffer - head_length))
-        in_memory = rest < size + (size >> 2)
-    if in_memory:
-        r.ctx["request_body"] = body.decode("latin-1")
-
-
 def make_handler(conf: ProxyConf, http_scope: Any) -> Callable[[Any, Any], Any]:
-    async def handler(r: Any, conn: Any) -> int:
-        return await proxy_handler(r, conn, conf, http_scope)
-
-    return handler
+    # a partial, not a wrapping coroutine: one frame less per request
+    return functools.partial(proxy_handler, conf=conf, http_scope=http_scope)
 
 
 async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> int:
@@ -591,24 +783,47 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         conn.log_error("error", err.message, r)
         return 500
     body = b""
+    body_file: BodyFile | None = None  # a body larger than client_body_buffer_size
     streaming = False  # proxy_request_buffering off: the body goes upstream as it arrives
-    if getattr(r, "content_length_in", -1) <= 0 and not r.chunked_in:
+    if r.content_length_in <= 0 and not r.chunked_in:
         # no body: nothing to read (nor any 100-continue to send)
-        if getattr(r, "content_length_in", -1) == 0:
+        if r.content_length_in == 0:
             r.ctx["request_body"] = ""  # nginx: an empty body read, not a missing one
     elif _unbuffered(conf, r, conn):
         streaming = True
-    elif hasattr(conn, "read_body"):
-        head_length = r.request_length
-        body = await conn.read_body(r) or b""
+    elif hasattr(conn, "iter_body"):
+        body, body_file = await _read_body(r, conn, conf)
         _no_client_timer(conn)
-        keep_request_body(r, body, head_length)
+        if body_file is None:
+            r.ctx["request_body"] = body.decode("latin-1")  # $request_body: a body read to memory
     elif hasattr(conn, "discard_body"):
         await conn.discard_body(r)
     if streaming:
         length = -1 if r.chunked_in else r.content_length_in
+    elif body_file is not None:
+        length = body_file.size
     else:
-        length = len(body) if (body or getattr(r, "content_length_in", -1) >= 0 or r.chunked_in) else -1
+        length = len(body) if (body or r.content_length_in >= 0 or r.chunked_in) else -1
+    try:
+        return await _proxy(r, conn, conf, http_scope, lookup, context, body, body_file, streaming, length)
+    finally:
+        if body_file is not None:
+            os.close(body_file.fd)
+
+
+async def _proxy(
+    r: Any,
+    conn: Any,
+    conf: ProxyConf,
+    http_scope: Any,
+    lookup: Callable[[str], str | None],
+    context: ProxyContext,
+    body: bytes,
+    body_file: BodyFile | None,
+    streaming: bool,
+    length: int,
+) -> int:
+    """The request upstream, once the client's body is read (or, unbuffered, started)."""
     try:
         built = build_request(conf, client_request(r, length), lookup, context, body_complete=not streaming)
     except ProxyError as err:
@@ -638,7 +853,7 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         with contextlib.suppress(ValueError):
             client_addr = ipaddress.ip_address(r.conn.remote_addr).packed
     selection = group.peers.selection(key=key, client=client_addr)
-    tries = group.peers.tries()
+    tries = group.max_tries()
     if conf.next_upstream_tries:
         tries = min(tries, conf.next_upstream_tries)
     started = trio.current_time()
@@ -681,6 +896,8 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
                 await _send_upstream(stream, unsent, conf.send_timeout)
             if streaming:
                 await _send_body(r, conn, stream, built.chunked, conf.send_timeout)
+            elif body_file is not None and built.send_client_body:
+                await _send_file(stream, body_file, conf.send_timeout)
             head, rest = await read_head(stream, conf.read_timeout, max(conf.buffer_size, 4096))
         except UpstreamFailure as err:
             failure = err
@@ -699,7 +916,8 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
             statuses.append("-")
             times.append(f"{time.monotonic() - attempt_start:.3f}")
             _set_upstream_vars(r, addrs, statuses, times)
-            return 400
+            r.status = 400  # logged as 400; nothing is sent to a client that is gone (c->error)
+            return 0
         except BaseException:
             if stream is not None:
                 _close_now(stream)
@@ -718,9 +936,10 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
             _set_upstream_vars(r, addrs, statuses, times)
             return failure.status
         assert head is not None and stream is not None
-        status_kind = f"http_{head.status}"
+        status_kind = _HTTP_KINDS.get(head.status)
         if (
-            status_kind in conf.next_upstream
+            status_kind is not None
+            and status_kind in conf.next_upstream
             and tries > 1
             and not streaming
             and _may_retry(conf, status_kind, built.method, tries - 1, started)
@@ -741,6 +960,10 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
             )
         finally:
             selection.free(failed=False)
+
+
+# the statuses proxy_next_upstream can name (http_500 ...)
+_HTTP_KINDS = {status: f"http_{status}" for status in (500, 502, 503, 504, 403, 404, 429)}
 
 
 def _free(selection: Any, group: Group, conn: Any, r: Any, failed: bool, action: str, upstream: str) -> None:
@@ -801,8 +1024,15 @@ async def _send_response(
 ) -> int:
     keep = False
     try:
+        variables = r.vars
         for name, value in head.headers:
-            r.vars.setdefault("upstream_http_" + name.lower().replace("-", "_"), value)
+            key = _UPSTREAM_HTTP.get(name)
+            if key is None:
+                key = "upstream_http_" + name.lower().replace("-", "_")
+                if len(_UPSTREAM_HTTP) < 1024:
+                    _UPSTREAM_HTTP[name] = key
+            if key not in variables:
+                variables[key] = value
         if conf.intercept_errors and head.status >= 300 and head.status in _interceptable(r):
             return head.status
         if head.http09:
@@ -833,6 +1063,12 @@ async def _send_response(
             keep = not head.connection_close
             await conn.finish_body(r)
             return 0
+        if not head.chunked and 0 <= head.content_length == len(rest):
+            # the whole body came with the head (small responses): no copy loop
+            await conn.send_body(r, rest)
+            keep = not head.connection_close
+            await conn.finish_body(r)
+            return 0
         buffering = conf.buffering if out.buffering is None else out.buffering
         keep, complete = await _relay_body(r, conn, conf, head, rest, stream, buffering)
         if complete:
@@ -843,6 +1079,9 @@ async def _send_response(
             pass
         else:
             await trio.aclose_forcefully(stream)
+
+
+_UPSTREAM_HTTP: dict[str, str] = {}  # header name -> its $upstream_http_ variable name
 
 
 def _interceptable(r: Any) -> set[int]:
@@ -889,15 +1128,33 @@ async def _copy_body(
 ) -> tuple[bool, bool]:
     size = max(conf.buffer_size, 4096)
     read_timeout = conf.read_timeout
+    sock = _raw_socket(stream)
+    call = "readv()" if buffering else "recv()"  # the event pipe reads with readv()
+    fast = [0]
 
     async def receive() -> bytes | bytearray:
         try:
+            if sock is not None:
+                # the call first, a wait (timed by the table) only when it would block; a
+                # checkpoint every 16 reads that did not wait keeps trio's other tasks going
+                while True:
+                    try:
+                        data: bytes = sock.recv(size)
+                    except BlockingIOError:
+                        pass
+                    else:
+                        fast[0] += 1
+                        if fast[0] >= 16:
+                            fast[0] = 0
+                            await trio.lowlevel.checkpoint()
+                        return data
+                    if not await read_timers().wait_readable(sock, read_timeout):
+                        raise _RelayFailed("upstream timed out (110: Connection timed out)")
             with trio.CancelScope(deadline=trio.current_time() + read_timeout):
                 return await stream.receive_some(size)
             raise _RelayFailed("upstream timed out (110: Connection timed out)")
-        except (trio.BrokenResourceError, OSError) as err:
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as err:
             code = getattr(err.__cause__, "errno", None) or getattr(err, "errno", None) or errno.ECONNRESET
-            call = "readv()" if buffering else "recv()"  # the event pipe reads with readv()
             raise _RelayFailed(f"{call} failed ({code}: {os.strerror(code)})") from None
 
     if head.chunked:

@@ -440,7 +440,7 @@ async def ws_open(port: int, path: str, tls: ssl.SSLContext | None = None) -> As
         max_message_size=MAX_MESSAGE,
         receive_buffer_size=65536,
         connect_timeout=10,
-        disconnect_timeout=10,
+        disconnect_timeout=30,  # 1,000 TLS tunnels closing at once on a busy machine take a while
     ) as ws:
         try:
             yield ws

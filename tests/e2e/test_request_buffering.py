@@ -12,6 +12,7 @@ unbuffered body was sent, proxy_next_upstream does not retry.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,19 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from e2e_harness import Process, exchange, free_port, seed_conf, wait_until
+from e2e_harness import Process, exchange, free_port, mask_access, seed_conf, wait_until
 
 CONF = """
 error_log @PREFIX@/error.log info;
 events { worker_connections 1024; }
 http {
-    access_log off;
+    access_log @PREFIX@/access.log;
     error_log @PREFIX@/error.log info;
     upstream retry { server 127.0.0.1:@CLOSER@; server 127.0.0.1:@BACKEND@ backup; }
     server {
         listen 127.0.0.1:@PORT@;
         client_max_body_size 16m;
         location /on/ { proxy_pass http://127.0.0.1:@BACKEND@; }
+        location /small/ { client_body_buffer_size 1k; proxy_pass http://127.0.0.1:@BACKEND@; }
         location /off/ { proxy_pass http://127.0.0.1:@BACKEND@; proxy_request_buffering off; }
         location /off11/ {
             proxy_pass http://127.0.0.1:@BACKEND@;
@@ -290,3 +292,115 @@ def test_large_unbuffered_body_arrives_whole(env: Env, name: str) -> None:
     up_head, _, up_body = bytes(env.backend.conns[before].data).partition(b"\r\n\r\n")
     assert b"\r\nContent-Length: 4194304\r\n" in up_head + b"\r\n"
     assert up_body == body
+
+
+def _with_expect(port: int, head: bytes, body: bytes) -> bytes:
+    """Head with "Expect: 100-continue", the body only once "100 Continue" came (so none of it was
+    read with the head), then the whole reply."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(65536)
+            assert chunk, reply
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), reply
+        sock.sendall(body)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    return reply
+
+
+SPILLS = {
+    # name: (path, body size, chunked, body sent after "100 Continue", kept in a file)
+    "length-below": ("/small/", 1100, False, True, False),
+    "length-at-1.25x": ("/small/", 1280, False, True, True),
+    "chunked-below": ("/small/", 1000, True, True, False),
+    "chunked-full-buffer": ("/small/", 1024, True, True, True),
+    "with-the-head-small": ("/on/", 5000, False, False, False),
+    "with-the-head-large": ("/on/", 100000, False, False, True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SPILLS))
+def test_large_buffered_body_kept_in_a_file_as_nginx(env: Env, case: str) -> None:
+    """proxy_request_buffering on: a body beyond client_body_buffer_size goes to a temporary file,
+    with nginx's warn line (the path aside); what the backend receives is the same either way."""
+    path, size, chunked, expect, in_file = SPILLS[case]
+    data = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    framing = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % size
+    head = b"POST %sx HTTP/1.1\r\nHost: rb\r\n%s\r\nConnection: close\r\n" % (path.encode(), framing)
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (size, data) if chunked else data
+    results = {}
+    for name in NAMES:
+        server = env.servers[name]
+        mark, before = server.log_mark(), env.backend.count()
+        if expect:
+            reply = _with_expect(env.ports[name], head + b"Expect: 100-continue\r\n\r\n", body)
+        else:
+            reply = exchange(env.ports[name], head + b"\r\n" + body).raw
+        assert wait_until(
+            lambda before=before: env.backend.count() > before and env.backend.conns[before].done
+        )  # type: ignore[misc]
+        errors = [
+            re.sub(r"temporary file \S+", "temporary file PATH", line) for line in server.errors_since(mark)
+        ]
+        results[name] = (reply.split(b"\r\n", 1)[0], bytes(env.backend.conns[before].data), errors)
+    status, received, errors = results["nginx"]
+    assert status == b"HTTP/1.1 200 OK" and received.endswith(data)
+    assert (
+        any("a client request body is buffered to a temporary file PATH" in line for line in errors)
+        == in_file
+    )
+    assert results["nginxpy"] == results["nginx"]
+
+
+def test_unbuffered_body_after_100_continue(env: Env) -> None:
+    """``off`` with "Expect: 100-continue": "100 Continue", the head upstream before any body byte
+    was sent (nothing to wait for), then the body as it comes."""
+    head = b"POST /off11/e HTTP/1.1\r\nHost: rb\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+    results = {}
+    for name in NAMES:
+        before = env.backend.count()
+        with socket.create_connection(("127.0.0.1", env.ports[name]), timeout=10) as sock:
+            sock.sendall(head)
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                chunk = sock.recv(65536)
+                assert chunk, interim
+                interim += chunk
+            assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+            assert wait_until(
+                lambda before=before: (
+                    env.backend.count() > before and b"\r\n\r\n" in bytes(env.backend.conns[before].data)
+                )  # type: ignore[misc]
+            )
+            sock.sendall(b"hello")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        assert wait_until(lambda before=before: env.backend.conns[before].done)  # type: ignore[misc]
+        results[name] = (reply.split(b"\r\n", 1)[0], bytes(env.backend.conns[before].data))
+    assert results["nginx"][0] == b"HTTP/1.1 200 OK" and results["nginx"][1].endswith(b"\r\n\r\nhello")
+    assert results["nginxpy"] == results["nginx"]
+
+
+def test_client_gone_in_the_middle_of_an_unbuffered_body(env: Env) -> None:
+    """The client closes after part of its body: nginx's info line, and a 400 logged with nothing sent."""
+    results = {}
+    for name in NAMES:
+        server = env.servers[name]
+        mark, count, before = server.log_mark(), len(server.access_log()), env.backend.count()
+        with socket.create_connection(("127.0.0.1", env.ports[name]), timeout=10) as sock:
+            sock.sendall(b"POST /off/gone HTTP/1.1\r\nHost: rb\r\nContent-Length: 10\r\n\r\nhello")
+            assert wait_until(
+                lambda before=before: (
+                    env.backend.count() > before and b"hello" in bytes(env.backend.conns[before].data)
+                )  # type: ignore[misc]
+            )
+        assert wait_until(lambda server=server, count=count: len(server.access_log()) > count)  # type: ignore[misc]
+        errors = [line.replace(str(env.backend.port), "BACKEND") for line in server.errors_since(mark)]
+        results[name] = (errors, mask_access(server.access_log()[count]))
+    assert '"POST /off/gone HTTP/1.1" 400 0 ' in results["nginx"][1]
+    assert results["nginxpy"] == results["nginx"]
