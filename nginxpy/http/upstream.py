@@ -796,6 +796,9 @@ async def proxy_handler(r: Any, conn: Any, conf: ProxyConf, http_scope: Any) -> 
         _no_client_timer(conn)
         if body_file is None:
             r.ctx["request_body"] = body.decode("latin-1")  # $request_body: a body read to memory
+    elif hasattr(conn, "read_body"):
+        body = await conn.read_body(r) or b""
+        _no_client_timer(conn)
     elif hasattr(conn, "discard_body"):
         await conn.discard_body(r)
     if streaming:
