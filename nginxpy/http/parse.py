@@ -322,7 +322,7 @@ def parse_header_line(line: str, allow_underscores: bool) -> tuple[str, str, boo
     return name, value, valid
 
 
-_FAST_HEADER = re.compile(r"([A-Za-z0-9-]+):[ ]*([^\x00\r]*?)[ ]*")
+_FAST_HEADER = re.compile(r"([A-Za-z0-9-]+):[ ]*([^\x00\r]*)")  # trailing spaces: stripped after
 
 
 def parse_head(
@@ -352,7 +352,8 @@ def parse_head(
         line = raw[:-1] if raw.endswith("\r") else raw
         match = fast(line)
         if match is not None:
-            headers.append((match.group(1), match.group(2)))
+            name, value = match.groups()
+            headers.append((name, value.rstrip(" ") if value.endswith(" ") else value))
             continue
         try:
             name, value, valid = parse_header_line(line, allow_underscores)
