@@ -54,6 +54,8 @@ STATUS_LINES = {
     507: "507 Insufficient Storage",
 }
 
+_STATUS_HEADS = {code: f"HTTP/1.1 {line}\r\n" for code, line in STATUS_LINES.items()}
+
 # The titles of nginx's error pages (ngx_http_special_response.c): the status lines of the
 # 3xx (but 304) to 5xx codes, save two that the pages word differently. The 49x codes are sent as 400
 # with their own explanation.
@@ -152,10 +154,18 @@ def header_bytes(r: Request) -> bytes:
     upstream_line = r.ctx.get("status_line")  # a proxied response keeps its upstream's status line
     if upstream_line and upstream_line[:3] == f"{status:03d}":
         line = upstream_line
-    out = [f"HTTP/1.1 {line}\r\n" if line else f"HTTP/1.1 {status:03d} \r\n"]
+    if upstream_line:
+        out = [f"HTTP/1.1 {line}\r\n" if line else f"HTTP/1.1 {status:03d} \r\n"]
+    else:
+        out = [_STATUS_HEADS.get(status) or f"HTTP/1.1 {status:03d} \r\n"]
     tokens = loc.server_tokens if loc is not None else "on"
     headers_out = r.headers_out
-    if headers_out and any(h[0].lower() == "server" for h in headers_out if h[1] != ""):
+    own_server = False
+    for header in headers_out:
+        if header[1] != "" and header[0].lower() == "server":
+            own_server = True
+            break
+    if own_server:
         out.append(f"Date: {http_date_now()}\r\n")
     else:
         out.append(_server_and_date(tokens))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from nginxpy.http.request import Request
+from nginxpy.http.response import headers_filter
 from nginxpy.http.variables import evaluate
 
 if TYPE_CHECKING:
@@ -379,8 +380,6 @@ async def static_handler(r: Request, conn: HttpConnection) -> int:
 
 async def send_file(r: Request, conn: HttpConnection, fd: int, size: int, tag: str | None) -> int:
     """The header filters in nginx's order (not modified, headers, range), then the body in chunks."""
-    from nginxpy.http.response import headers_filter
-
     plain = r.err_status in (0, 200)  # an error_page target keeps the error's status: no 304, no ranges
     code = not_modified(r, r.last_modified, tag) if plain else 0
     if code == 304:
