@@ -132,26 +132,22 @@ class HttpConnection:
     def set_deadline(self, deadline: float) -> None:
         self.timers.set(self, deadline)
 
-    async def _recv(
-        self, timeout: float, what: str, deadline: float | None = None, wait_first: bool = False
-    ) -> bytes:
+    async def _recv(self, timeout: float, what: str, deadline: float | None = None) -> bytes:
         """Receive with a timer: ``timeout`` seconds from the first wait, or ``deadline`` in trio
-        time (the connection's scope fires at it).  Data already there is taken without a timer,
-        unless ``wait_first`` (the next request after a response is seldom there yet: waiting
-        first saves a failed read, as nginx's edge-triggered epoll does)."""
+        time (the connection's scope fires at it).  Data already there is taken without a timer
+        (under load the next request often is: that saves a wait)."""
         raw = self.raw
         if raw is not None:
-            if not wait_first:
-                try:
-                    data = raw.recv(RECV_SIZE)
-                except BlockingIOError:
-                    pass
-                else:
-                    self.fast += 1
-                    if self.fast >= 16:
-                        self.fast = 0
-                        await trio.lowlevel.checkpoint()
-                    return data
+            try:
+                data = raw.recv(RECV_SIZE)
+            except BlockingIOError:
+                pass
+            else:
+                self.fast += 1
+                if self.fast >= 16:
+                    self.fast = 0
+                    await trio.lowlevel.checkpoint()
+                return data
             self.waiting = what
             at = trio.current_time() + timeout if deadline is None else deadline
             self.timeout_at = at
@@ -182,7 +178,7 @@ class HttpConnection:
         while True:
             if not self.buffer:
                 self.current = None
-                data = await self._recv(keepalive_ms / 1000, "keepalive", wait_first=not first)
+                data = await self._recv(keepalive_ms / 1000, "keepalive")
                 if not data:
                     return
                 self.buffer += data
