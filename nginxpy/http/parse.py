@@ -322,6 +322,11 @@ def parse_header_line(line: str, allow_underscores: bool) -> tuple[str, str, boo
     return name, value, valid
 
 
+# Header lines that all take the fast path (each name, ":", a value without NUL or CR): the
+# whole block is checked at once, then split into pairs.  No part can match two ways (no
+# backtracking on a long line).
+_PLAIN_HEADERS = re.compile(r"(?:[A-Za-z0-9-]+:[^\x00\r\n]*\r?\n)*[A-Za-z0-9-]+:[^\x00\r\n]*\r?")
+_HEADER_PAIR = re.compile(r"([A-Za-z0-9-]+):[ ]*([^\x00\r\n]*)")
 _FAST_HEADER = re.compile(r"([A-Za-z0-9-]+):[ ]*([^\x00\r]*)")  # trailing spaces: stripped after
 
 
@@ -333,11 +338,10 @@ def parse_head(
 ) -> RequestHead:
     """A whole request head (request line and header lines, ending before the blank line);
     ``request_line`` is the first line when it was parsed already."""
-    lines = text.split("\n")
     if request_line is not None:
         head = request_line
     else:
-        first = lines[0]
+        first = text.split("\n", 1)[0]
         if first.endswith("\r"):
             first = first[:-1]
         if "\r" in first:
@@ -346,6 +350,15 @@ def parse_head(
     if head.version == 9:
         return head
     headers = head.headers
+    newline = text.find("\n")
+    if newline < 0:
+        return head
+    block = text[newline + 1 :]
+    if _PLAIN_HEADERS.fullmatch(block) is not None:  # the common head, in two regex calls
+        for name, value in _HEADER_PAIR.findall(block):
+            headers.append((name, value.rstrip(" ") if value.endswith(" ") else value))
+        return head
+    lines = text.split("\n")
     fast = _FAST_HEADER.fullmatch
     for index in range(1, len(lines)):
         raw = lines[index]
