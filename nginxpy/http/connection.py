@@ -486,10 +486,23 @@ class HttpConnection:
         return (loc.send_timeout if loc is not None else 60000) / 1000
 
     async def flush(self) -> None:
-        if self.out:
-            data = bytes(self.out)
-            self.out.clear()
-            await self._send(data)
+        out = self.out
+        if not out:
+            return
+        raw = self.raw
+        if raw is not None:  # the common case first: all of it goes at once
+            try:
+                sent = raw.send(out)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(out):
+                out.clear()
+                return
+            data = bytes(out[sent:])
+        else:
+            data = bytes(out)
+        out.clear()
+        await self._send(data)
 
     # The response is put in ``out`` by the put_* methods (no I/O); the async send_* ones
     # (what content handlers call) flush when much is buffered.
