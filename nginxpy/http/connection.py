@@ -422,6 +422,14 @@ class HttpConnection:
                 if piece:
                     yield piece
 
+    def discard_body_now(self, r: Request) -> bool:
+        """True if discard_body has nothing to read or send (no body left, no 100-continue to
+        answer): then it has been done."""
+        if self.body_done and "expect" not in r.headers_in:
+            r.expect_tested = True  # all discard_body would do
+            return True
+        return False
+
     async def discard_body(self, r: Request) -> None:
         """ngx_http_discard_request_body: 100-continue now; what is already read of the body is
         dropped now (a bad chunk is a 400 here), the rest after the response."""
@@ -578,7 +586,7 @@ class HttpConnection:
     async def send_fd(self, r: Request, fd: int, offset: int, length: int, finish: bool = True) -> None:
         """A file region, read in chunks (never whole into memory)."""
         if r.header_only:
-            await self.finish_body(r)
+            self.put_finish(r)
             return
         end = offset + length
         while offset < end:
@@ -589,11 +597,11 @@ class HttpConnection:
                 r.keepalive = False
                 break
             offset += len(chunk)
-            await self.send_body(r, chunk)
-            if len(self.out) >= FILE_CHUNK:
+            self.put_body(r, chunk)
+            if len(self.out) > 65536:
                 await self.flush()
         if finish:
-            await self.finish_body(r)
+            self.put_finish(r)
 
     def internal_redirect_code(self, r: Request, uri: str, args: str) -> int:
         r.ctx["redirect"] = (uri, args)

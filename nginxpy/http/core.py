@@ -347,6 +347,9 @@ async def content(r: Request, conn: HttpConnection) -> int:
     assert loc is not None
     if loc.handler is not None:
         return await loc.handler(r, conn)
+    if not r.uri.endswith("/"):  # index and autoindex decline any other URI
+        rc = await static_handler(r, conn)
+        return rc if rc != DECLINED else await directory_forbidden(r, conn)
     for handler in (index_handler, autoindex_handler, static_handler):
         rc = await handler(r, conn)
         if rc != DECLINED:
@@ -389,9 +392,7 @@ _CONSTANT_TEXTS: dict[int, tuple[ComplexValue, bytes | None]] = {}
 
 async def send_text(r: Request, conn: HttpConnection, status: int, value: ComplexValue | None) -> None:
     """ngx_http_send_response for ``return CODE TEXT``."""
-    if conn.body_done and "expect" not in r.headers_in:
-        r.expect_tested = True  # all discard_body would do
-    else:
+    if not conn.discard_body_now(r):
         await conn.discard_body(r)
     r.status = status
     if value is None:

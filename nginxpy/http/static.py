@@ -364,7 +364,8 @@ async def static_handler(r: Request, conn: HttpConnection) -> int:
             return 404
         if r.method == "POST":
             return 405
-        await conn.discard_body(r)
+        if not conn.discard_body_now(r):
+            await conn.discard_body(r)
         r.status = 200
         r.content_length = st.st_size
         r.last_modified = int(st.st_mtime)
@@ -450,7 +451,7 @@ async def send_file(r: Request, conn: HttpConnection, fd: int, size: int, tag: s
         await conn.send_body(r, closing.encode("latin-1"))
         await conn.finish_body(r)
         return 0
-    await conn.send_header(r)
+    conn.put_header(r)
     await conn.send_fd(r, fd, 0, size)
     return 0
 
