@@ -90,6 +90,8 @@ def _constant_return(words: list[str]) -> tuple[Outcome, ComplexValue | None] | 
 
 def run_script(r: Request, scope: Scope) -> Outcome:
     """Run a scope's rewrite statements (ngx_http_rewrite_handler)."""
+    if not scope.script:
+        return DONE
     for item in _script(scope):
         if isinstance(item, IfScope):
             if not test_condition(r, item.condition):
