@@ -32,6 +32,7 @@ from nginxpy.http.parse import (
     RequestLineScanner,
     parse_head,
     parse_request_line,
+    parse_simple_head,
 )
 from nginxpy.http.request import ConnInfo, Request
 from nginxpy.http.response import header_bytes, headers_filter
@@ -255,6 +256,14 @@ class HttpConnection:
             del buffer[:1]
             if not buffer:
                 await self._receive(deadline)
+        simple = parse_simple_head(buffer[:small].decode("latin-1")) if buffer else None
+        if simple is not None:  # the common case: the whole head is in, well inside the limits
+            head, length = simple
+            r.request_line = head.request_line
+            core.process_request_line(r, head, self.addr)
+            del buffer[:length]
+            r.request_length = length
+            return head
         scanner: RequestLineScanner | None = None
         while True:
             line_end = buffer.find(b"\n")

@@ -64,22 +64,45 @@ _COMPLEX = re.compile(r"[%#]|//|/\.")
 _SIMPLE_LINE = re.compile(r"([A-Z_-]+) (/[^ %#?\x00-\x1f\x7f]*)(\?[^ #\x00-\x1f\x7f]*)? (HTTP/1\.[01])")
 
 
+def _simple_head(line: str, method: str, path: str, query: str | None, protocol: str) -> RequestHead:
+    return RequestHead(
+        method,
+        path + query if query else path,
+        line,
+        1001 if protocol[7] == "1" else 1000,
+        protocol,
+        path,
+        query[1:] if query else "",
+        None,
+        "//" in path or "/." in path,
+    )
+
+
+# A whole common head: the common line, then plain header lines, all ending in CRLF.
+_SIMPLE_HEAD = re.compile(_SIMPLE_LINE.pattern + r"\r\n((?:[A-Za-z0-9-]+:[^\x00\r\n]*\r\n)*)\r\n")
+
+
+def parse_simple_head(text: str) -> tuple[RequestHead, int] | None:
+    """The common head at the start of text, in one regex match: the head and its length
+    (up to the body), or None when the general way must decide (parse_request_line and
+    parse_head give the same result for the heads this takes)."""
+    match = _SIMPLE_HEAD.match(text)
+    if match is None:
+        return None
+    method, path, query, protocol, block = match.groups()
+    head = _simple_head(text[: match.start(5) - 2], method, path, query, protocol)
+    headers = head.headers
+    for name, value in _HEADER_PAIR.findall(block):
+        headers.append((name, value.rstrip(" ") if value.endswith(" ") else value))
+    return head, match.end()
+
+
 def parse_request_line(line: str) -> RequestHead:
     """One request line, without its line end.  Raises BadRequest as nginx answers."""
     simple = _SIMPLE_LINE.fullmatch(line)
     if simple is not None:
         method, path, query, protocol = simple.groups()
-        return RequestHead(
-            method,
-            path + query if query else path,
-            line,
-            1001 if protocol[7] == "1" else 1000,
-            protocol,
-            path,
-            query[1:] if query else "",
-            None,
-            "//" in path or "/." in path,
-        )
+        return _simple_head(line, method, path, query, protocol)
     if not line or line[0] not in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_-":
         raise BadRequest(400, "client sent invalid method")
     match = _REQUEST_LINE.fullmatch(line)
