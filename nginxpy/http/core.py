@@ -84,23 +84,25 @@ def init_request(r: Request, head: RequestHead, addr: AddrConf) -> None:
     host_header: str | None = None
     for name, value in head.headers:
         lowered = name.lower()
-        if lowered == "host":
-            if host_header is not None:
+        if lowered in headers_in:  # a repeated header: only some may be
+            if lowered == "host":
                 raise BadRequest(
                     400,
                     f'client sent duplicate host header: "{name}: {value}", previous value: "Host: {host_header}"',
                 )
+            if lowered in UNIQUE_HEADERS:
+                raise BadRequest(
+                    400,
+                    f'client sent duplicate header line: "{name}: {value}", previous value: "{name}: {headers_in[lowered]}"',
+                )
+            continue
+        if lowered == "host":
             host_header = value
             validated = request_host(None, value)
             r.has_host_header = True
             if head.host is None:
                 r.host = validated
-        elif lowered in UNIQUE_HEADERS and lowered in headers_in:
-            raise BadRequest(
-                400,
-                f'client sent duplicate header line: "{name}: {value}", previous value: "{name}: {headers_in[lowered]}"',
-            )
-        headers_in.setdefault(lowered, value)
+        headers_in[lowered] = value
     if head.host is not None:
         r.host = request_host(head.host, None)
     # the virtual server (ngx_http_set_virtual_server)
