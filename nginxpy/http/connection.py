@@ -145,7 +145,7 @@ class HttpConnection:
                 pass
             else:
                 self.fast += 1
-                if self.fast >= 16:
+                if self.fast >= 4:  # measured: 16 doubled p99 latency, 1 costs CPU
                     self.fast = 0
                     await trio.lowlevel.checkpoint()
                 return data
