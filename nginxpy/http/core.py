@@ -402,6 +402,8 @@ async def send_text(r: Request, conn: HttpConnection, status: int, value: Comple
     else:
         cached = _CONSTANT_TEXTS.get(id(value))
         if cached is None or cached[0] is not value:
+            if len(_CONSTANT_TEXTS) >= 4096:  # configurations reloaded many times
+                _CONSTANT_TEXTS.clear()
             cached = _CONSTANT_TEXTS[id(value)] = (
                 value,
                 "".join(value.parts).encode("latin-1", "replace") if value.is_constant else None,  # type: ignore[arg-type]

@@ -55,6 +55,8 @@ _SCRIPTS: dict[int, tuple[Scope, list[IfScope | Statement]]] = {}
 def _script(scope: Scope) -> list[IfScope | Statement]:
     cached = _SCRIPTS.get(id(scope))
     if cached is None or cached[0] is not scope:
+        if len(_SCRIPTS) >= 4096:  # configurations reloaded many times
+            _SCRIPTS.clear()
         script: list[IfScope | Statement] = [
             item if isinstance(item, IfScope) else _statement(item) for item in scope.script
         ]
