@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import re
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -33,6 +32,7 @@ from nginxpy.http.parse import (
     RequestLineScanner,
     parse_head,
     parse_request_line,
+    parse_simple_head,
 )
 from nginxpy.http.request import ConnInfo, Request
 from nginxpy.http.response import header_bytes, headers_filter
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 RECV_SIZE = 65536
 FILE_CHUNK = 262144
-_HEAD_END = re.compile(rb"\n\r?\n")
 
 
 class ClientClosed(Exception):
@@ -182,7 +181,8 @@ class HttpConnection:
 
     async def _recv(self, timeout: float, what: str, deadline: float | None = None) -> bytes:
         """Receive with a timer: ``timeout`` seconds from the first wait, or ``deadline`` in trio
-        time (the connection's scope fires at it).  Data already there is taken without a timer."""
+        time (the connection's scope fires at it).  Data already there is taken without a timer
+        (under load the next request often is: that saves a wait)."""
         raw = self.raw
         if raw is not None:
             try:
@@ -191,7 +191,7 @@ class HttpConnection:
                 pass
             else:
                 self.fast += 1
-                if self.fast >= 16:
+                if self.fast >= 4:  # measured: 16 doubled p99 latency, 1 costs CPU
                     self.fast = 0
                     await trio.lowlevel.checkpoint()
                 return data
@@ -305,6 +305,14 @@ class HttpConnection:
             del buffer[:1]
             if not buffer:
                 await self._receive(deadline)
+        simple = parse_simple_head(buffer[:small].decode("latin-1")) if buffer else None
+        if simple is not None:  # the common case: the whole head is in, well inside the limits
+            head, length = simple
+            r.request_line = head.request_line
+            core.process_request_line(r, head, self.addr)
+            del buffer[:length]
+            r.request_length = length
+            return head
         scanner: RequestLineScanner | None = None
         while True:
             line_end = buffer.find(b"\n")
@@ -349,9 +357,14 @@ class HttpConnection:
             return request_line
         start = line_end
         while True:
-            match = _HEAD_END.search(buffer, start)
-            if match is not None:
-                end, body = match.start(), match.end()
+            # the first empty line: LF CR LF or LF LF (two finds are cheaper than a regex)
+            end = buffer.find(b"\n\r\n", start)
+            bare = buffer.find(b"\n\n", start, end + 2 if end >= 0 else len(buffer))
+            if bare >= 0:
+                end, body = bare, bare + 2
+                break
+            if end >= 0:
+                body = end + 3
                 break
             if len(buffer) > small:
                 last_nl = buffer.rfind(b"\n")
@@ -467,6 +480,14 @@ class HttpConnection:
                 if piece:
                     yield piece
 
+    def discard_body_now(self, r: Request) -> bool:
+        """True if discard_body has nothing to read or send (no body left, no 100-continue to
+        answer): then it has been done."""
+        if self.body_done and "expect" not in r.headers_in:
+            r.expect_tested = True  # all discard_body would do
+            return True
+        return False
+
     async def discard_body(self, r: Request) -> None:
         """ngx_http_discard_request_body: 100-continue now; what is already read of the body is
         dropped now (a bad chunk is a 400 here), the rest after the response."""
@@ -539,10 +560,23 @@ class HttpConnection:
         return (loc.send_timeout if loc is not None else 60000) / 1000
 
     async def flush(self) -> None:
-        if self.out:
-            data = bytes(self.out)
-            self.out.clear()
-            await self._send(data)
+        out = self.out
+        if not out:
+            return
+        raw = self.raw
+        if raw is not None:  # the common case first: all of it goes at once
+            try:
+                sent = raw.send(out)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(out):
+                out.clear()
+                return
+            data = bytes(out[sent:])
+        else:
+            data = bytes(out)
+        out.clear()
+        await self._send(data)
 
     # The response is put in ``out`` by the put_* methods (no I/O); the async send_* ones
     # (what content handlers call) flush when much is buffered.
@@ -618,7 +652,7 @@ class HttpConnection:
     async def send_fd(self, r: Request, fd: int, offset: int, length: int, finish: bool = True) -> None:
         """A file region, read in chunks (never whole into memory)."""
         if r.header_only:
-            await self.finish_body(r)
+            self.put_finish(r)
             return
         end = offset + length
         while offset < end:
@@ -629,11 +663,11 @@ class HttpConnection:
                 r.keepalive = False
                 break
             offset += len(chunk)
-            await self.send_body(r, chunk)
-            if len(self.out) >= FILE_CHUNK:
+            self.put_body(r, chunk)
+            if len(self.out) > 65536:
                 await self.flush()
         if finish:
-            await self.finish_body(r)
+            self.put_finish(r)
 
     def internal_redirect_code(self, r: Request, uri: str, args: str) -> int:
         r.ctx["redirect"] = (uri, args)

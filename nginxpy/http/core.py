@@ -84,23 +84,25 @@ def init_request(r: Request, head: RequestHead, addr: AddrConf) -> None:
     host_header: str | None = None
     for name, value in head.headers:
         lowered = name.lower()
-        if lowered == "host":
-            if host_header is not None:
+        if lowered in headers_in:  # a repeated header: only some may be
+            if lowered == "host":
                 raise BadRequest(
                     400,
                     f'client sent duplicate host header: "{name}: {value}", previous value: "Host: {host_header}"',
                 )
+            if lowered in UNIQUE_HEADERS:
+                raise BadRequest(
+                    400,
+                    f'client sent duplicate header line: "{name}: {value}", previous value: "{name}: {headers_in[lowered]}"',
+                )
+            continue
+        if lowered == "host":
             host_header = value
             validated = request_host(None, value)
             r.has_host_header = True
             if head.host is None:
                 r.host = validated
-        elif lowered in UNIQUE_HEADERS and lowered in headers_in:
-            raise BadRequest(
-                400,
-                f'client sent duplicate header line: "{name}: {value}", previous value: "{name}: {headers_in[lowered]}"',
-            )
-        headers_in.setdefault(lowered, value)
+        headers_in[lowered] = value
     if head.host is not None:
         r.host = request_host(head.host, None)
     # the virtual server (ngx_http_set_virtual_server)
@@ -347,6 +349,9 @@ async def content(r: Request, conn: HttpConnection) -> int:
     assert loc is not None
     if loc.handler is not None:
         return await loc.handler(r, conn)
+    if not r.uri.endswith("/"):  # index and autoindex decline any other URI
+        rc = await static_handler(r, conn)
+        return rc if rc != DECLINED else await directory_forbidden(r, conn)
     for handler in (index_handler, autoindex_handler, static_handler):
         rc = await handler(r, conn)
         if rc != DECLINED:
@@ -389,9 +394,7 @@ _CONSTANT_TEXTS: dict[int, tuple[ComplexValue, bytes | None]] = {}
 
 async def send_text(r: Request, conn: HttpConnection, status: int, value: ComplexValue | None) -> None:
     """ngx_http_send_response for ``return CODE TEXT``."""
-    if conn.body_done and "expect" not in r.headers_in:
-        r.expect_tested = True  # all discard_body would do
-    else:
+    if not conn.discard_body_now(r):
         await conn.discard_body(r)
     r.status = status
     if value is None:
@@ -399,6 +402,8 @@ async def send_text(r: Request, conn: HttpConnection, status: int, value: Comple
     else:
         cached = _CONSTANT_TEXTS.get(id(value))
         if cached is None or cached[0] is not value:
+            if len(_CONSTANT_TEXTS) >= 4096:  # configurations reloaded many times
+                _CONSTANT_TEXTS.clear()
             cached = _CONSTANT_TEXTS[id(value)] = (
                 value,
                 "".join(value.parts).encode("latin-1", "replace") if value.is_constant else None,  # type: ignore[arg-type]

@@ -64,22 +64,45 @@ _COMPLEX = re.compile(r"[%#]|//|/\.")
 _SIMPLE_LINE = re.compile(r"([A-Z_-]+) (/[^ %#?\x00-\x1f\x7f]*)(\?[^ #\x00-\x1f\x7f]*)? (HTTP/1\.[01])")
 
 
+def _simple_head(line: str, method: str, path: str, query: str | None, protocol: str) -> RequestHead:
+    return RequestHead(
+        method,
+        path + query if query else path,
+        line,
+        1001 if protocol[7] == "1" else 1000,
+        protocol,
+        path,
+        query[1:] if query else "",
+        None,
+        "//" in path or "/." in path,
+    )
+
+
+# A whole common head: the common line, then plain header lines, all ending in CRLF.
+_SIMPLE_HEAD = re.compile(_SIMPLE_LINE.pattern + r"\r\n((?:[A-Za-z0-9-]+:[^\x00\r\n]*\r\n)*)\r\n")
+
+
+def parse_simple_head(text: str) -> tuple[RequestHead, int] | None:
+    """The common head at the start of text, in one regex match: the head and its length
+    (up to the body), or None when the general way must decide (parse_request_line and
+    parse_head give the same result for the heads this takes)."""
+    match = _SIMPLE_HEAD.match(text)
+    if match is None:
+        return None
+    method, path, query, protocol, block = match.groups()
+    head = _simple_head(text[: match.start(5) - 2], method, path, query, protocol)
+    headers = head.headers
+    for name, value in _HEADER_PAIR.findall(block):
+        headers.append((name, value.rstrip(" ") if value.endswith(" ") else value))
+    return head, match.end()
+
+
 def parse_request_line(line: str) -> RequestHead:
     """One request line, without its line end.  Raises BadRequest as nginx answers."""
     simple = _SIMPLE_LINE.fullmatch(line)
     if simple is not None:
         method, path, query, protocol = simple.groups()
-        return RequestHead(
-            method,
-            path + query if query else path,
-            line,
-            1001 if protocol[7] == "1" else 1000,
-            protocol,
-            path,
-            query[1:] if query else "",
-            None,
-            "//" in path or "/." in path,
-        )
+        return _simple_head(line, method, path, query, protocol)
     if not line or line[0] not in "ABCDEFGHIJKLMNOPQRSTUVWXYZ_-":
         raise BadRequest(400, "client sent invalid method")
     match = _REQUEST_LINE.fullmatch(line)
@@ -322,7 +345,12 @@ def parse_header_line(line: str, allow_underscores: bool) -> tuple[str, str, boo
     return name, value, valid
 
 
-_FAST_HEADER = re.compile(r"([A-Za-z0-9-]+):[ ]*([^\x00\r]*?)[ ]*")
+# Header lines that all take the fast path (each name, ":", a value without NUL or CR): the
+# whole block is checked at once, then split into pairs.  No part can match two ways (no
+# backtracking on a long line).
+_PLAIN_HEADERS = re.compile(r"(?:[A-Za-z0-9-]+:[^\x00\r\n]*\r?\n)*[A-Za-z0-9-]+:[^\x00\r\n]*\r?")
+_HEADER_PAIR = re.compile(r"([A-Za-z0-9-]+):[ ]*([^\x00\r\n]*)")
+_FAST_HEADER = re.compile(r"([A-Za-z0-9-]+):[ ]*([^\x00\r]*)")  # trailing spaces: stripped after
 
 
 def parse_head(
@@ -333,11 +361,10 @@ def parse_head(
 ) -> RequestHead:
     """A whole request head (request line and header lines, ending before the blank line);
     ``request_line`` is the first line when it was parsed already."""
-    lines = text.split("\n")
     if request_line is not None:
         head = request_line
     else:
-        first = lines[0]
+        first = text.split("\n", 1)[0]
         if first.endswith("\r"):
             first = first[:-1]
         if "\r" in first:
@@ -346,13 +373,23 @@ def parse_head(
     if head.version == 9:
         return head
     headers = head.headers
+    newline = text.find("\n")
+    if newline < 0:
+        return head
+    block = text[newline + 1 :]
+    if _PLAIN_HEADERS.fullmatch(block) is not None:  # the common head, in two regex calls
+        for name, value in _HEADER_PAIR.findall(block):
+            headers.append((name, value.rstrip(" ") if value.endswith(" ") else value))
+        return head
+    lines = text.split("\n")
     fast = _FAST_HEADER.fullmatch
     for index in range(1, len(lines)):
         raw = lines[index]
         line = raw[:-1] if raw.endswith("\r") else raw
         match = fast(line)
         if match is not None:
-            headers.append((match.group(1), match.group(2)))
+            name, value = match.groups()
+            headers.append((name, value.rstrip(" ") if value.endswith(" ") else value))
             continue
         try:
             name, value, valid = parse_header_line(line, allow_underscores)

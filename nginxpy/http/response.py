@@ -10,9 +10,13 @@ Connection, Keep-Alive, then the other headers in the order they were added.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from nginxpy import versions
 from nginxpy.http.request import Request
+
+if TYPE_CHECKING:
+    from nginxpy.http.config import LocConf
 from nginxpy.http.variables import evaluate, http_time
 
 STATUS_LINES = {
@@ -53,6 +57,8 @@ STATUS_LINES = {
     505: "505 HTTP Version Not Supported",
     507: "507 Insufficient Storage",
 }
+
+_STATUS_HEADS = {code: f"HTTP/1.1 {line}\r\n" for code, line in STATUS_LINES.items()}
 
 # The titles of nginx's error pages (ngx_http_special_response.c): the status lines of the
 # 3xx (but 304) to 5xx codes, save two that the pages word differently. The 49x codes are sent as 400
@@ -148,14 +154,53 @@ def header_bytes(r: Request) -> bytes:
         r.content_length = -1
     elif status == 304:
         r.header_only = True
+    if not r.headers_out and r.location is None and r.last_modified < 0 and not r.ctx:
+        # The common head (no other headers): made once a second for the same fields.
+        key = (
+            status,
+            r.content_type,
+            r.charset,
+            r.content_length,
+            r.chunked,
+            r.keepalive,
+            loc.server_tokens if loc is not None else "on",
+            loc.keepalive_header if loc is not None else None,
+        )
+        now = int(time.time())
+        if _heads_second[0] != now:
+            _heads_second[0] = now
+            _HEADS.clear()
+        data = _HEADS.get(key)
+        if data is None:
+            data = _header_bytes(r, loc, status)
+            if len(_HEADS) < 1024:
+                _HEADS[key] = data
+        return data
+    return _header_bytes(r, loc, status)
+
+
+# Heads without other headers, for the current second (their Date).
+_HEADS: dict[tuple[object, ...], bytes] = {}
+_heads_second = [0]
+
+
+def _header_bytes(r: Request, loc: LocConf | None, status: int) -> bytes:
     line = STATUS_LINES.get(status)
     upstream_line = r.ctx.get("status_line")  # a proxied response keeps its upstream's status line
     if upstream_line and upstream_line[:3] == f"{status:03d}":
         line = upstream_line
-    out = [f"HTTP/1.1 {line}\r\n" if line else f"HTTP/1.1 {status:03d} \r\n"]
+    if upstream_line:
+        out = [f"HTTP/1.1 {line}\r\n" if line else f"HTTP/1.1 {status:03d} \r\n"]
+    else:
+        out = [_STATUS_HEADS.get(status) or f"HTTP/1.1 {status:03d} \r\n"]
     tokens = loc.server_tokens if loc is not None else "on"
     headers_out = r.headers_out
-    if headers_out and any(h[0].lower() == "server" for h in headers_out if h[1] != ""):
+    own_server = False
+    for header in headers_out:
+        if header[1] != "" and header[0].lower() == "server":
+            own_server = True
+            break
+    if own_server:
         out.append(f"Date: {http_date_now()}\r\n")
     else:
         out.append(_server_and_date(tokens))

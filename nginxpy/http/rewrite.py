@@ -55,6 +55,8 @@ _SCRIPTS: dict[int, tuple[Scope, list[IfScope | Statement]]] = {}
 def _script(scope: Scope) -> list[IfScope | Statement]:
     cached = _SCRIPTS.get(id(scope))
     if cached is None or cached[0] is not scope:
+        if len(_SCRIPTS) >= 4096:  # configurations reloaded many times
+            _SCRIPTS.clear()
         script: list[IfScope | Statement] = [
             item if isinstance(item, IfScope) else _statement(item) for item in scope.script
         ]
@@ -90,6 +92,8 @@ def _constant_return(words: list[str]) -> tuple[Outcome, ComplexValue | None] | 
 
 def run_script(r: Request, scope: Scope) -> Outcome:
     """Run a scope's rewrite statements (ngx_http_rewrite_handler)."""
+    if not scope.script:
+        return DONE
     for item in _script(scope):
         if isinstance(item, IfScope):
             if not test_condition(r, item.condition):

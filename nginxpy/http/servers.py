@@ -10,8 +10,23 @@ from nginxpy.http.parse import BadRequest
 _PLAIN_HOST = re.compile(r"([a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::[0-9]*)?")
 
 
+_VALID_HOSTS: dict[str, str | None] = {}  # clients send the same few Host values over and over
+
+
 def validate_host(host: str) -> str | None:
     """ngx_http_validate_host: lower-cased host without port or trailing dot; None if invalid."""
+    try:
+        return _VALID_HOSTS[host]
+    except KeyError:
+        pass
+    valid = _validate_host(host)
+    if len(_VALID_HOSTS) >= 1024:
+        _VALID_HOSTS.clear()
+    _VALID_HOSTS[host] = valid
+    return valid
+
+
+def _validate_host(host: str) -> str | None:
     plain = _PLAIN_HOST.fullmatch(host)
     if plain is not None:  # the common case, decided by one regex
         return plain.group(1)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from nginxpy.http.request import Request
+from nginxpy.http.response import headers_filter
 from nginxpy.http.variables import evaluate
 
 if TYPE_CHECKING:
@@ -363,7 +364,8 @@ async def static_handler(r: Request, conn: HttpConnection) -> int:
             return 404
         if r.method == "POST":
             return 405
-        await conn.discard_body(r)
+        if not conn.discard_body_now(r):
+            await conn.discard_body(r)
         r.status = 200
         r.content_length = st.st_size
         r.last_modified = int(st.st_mtime)
@@ -379,8 +381,6 @@ async def static_handler(r: Request, conn: HttpConnection) -> int:
 
 async def send_file(r: Request, conn: HttpConnection, fd: int, size: int, tag: str | None) -> int:
     """The header filters in nginx's order (not modified, headers, range), then the body in chunks."""
-    from nginxpy.http.response import headers_filter
-
     plain = r.err_status in (0, 200)  # an error_page target keeps the error's status: no 304, no ranges
     code = not_modified(r, r.last_modified, tag) if plain else 0
     if code == 304:
@@ -451,7 +451,7 @@ async def send_file(r: Request, conn: HttpConnection, fd: int, size: int, tag: s
         await conn.send_body(r, closing.encode("latin-1"))
         await conn.finish_body(r)
         return 0
-    await conn.send_header(r)
+    conn.put_header(r)
     await conn.send_fd(r, fd, 0, size)
     return 0
 

@@ -27,8 +27,22 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
+_HTTP_TIMES: dict[int, str] = {}  # a file's Last-Modified is asked for on every request
+
+
 def http_time(seconds: float) -> str:
     """ngx_http_time: "Mon, 28 Sep 1970 06:00:00 GMT"."""
+    if not isinstance(seconds, int):
+        return _http_time(seconds)
+    text = _HTTP_TIMES.get(seconds)
+    if text is None:
+        if len(_HTTP_TIMES) >= 4096:
+            _HTTP_TIMES.clear()
+        text = _HTTP_TIMES[seconds] = _http_time(seconds)
+    return text
+
+
+def _http_time(seconds: float) -> str:
     t = time.gmtime(seconds)
     return (
         f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "

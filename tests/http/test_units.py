@@ -13,7 +13,14 @@ from nginxpy.http.config import HttpConf, build
 from nginxpy.http.core import init_request, new_request
 from nginxpy.http.locations import DECLINED, DONE, OK, find_location
 from nginxpy.http.maps import find_map_value
-from nginxpy.http.parse import BadRequest, ChunkedDecoder, parse_complex_uri, parse_head, parse_request_line
+from nginxpy.http.parse import (
+    BadRequest,
+    ChunkedDecoder,
+    parse_complex_uri,
+    parse_head,
+    parse_request_line,
+    parse_simple_head,
+)
 from nginxpy.http.request import ConnInfo, Request
 from nginxpy.http.rewrite import run_script
 from nginxpy.http.servers import find_virtual_server, validate_host
@@ -238,3 +245,38 @@ def test_request_line_scanner_agrees_with_parser() -> None:
             whole = None if error.http09 else (error.status, error.log)
         found = RequestLineScanner().feed(line + "\n")
         assert (None if found is None else (found.status, found.log)) == whole, repr(line)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "GET /r HTTP/1.1\r\nHost: 127.0.0.1:8080  \r\nX-A:b\r\nX-B:   \r\n\r\n",
+        "GET /a//b/./c?x=1&y HTTP/1.0\r\n\r\n",
+        "POST /x? HTTP/1.1\r\nContent-Length: 3\r\nCookie: a=b; c=\xe9\r\n\r\nabc",
+        "HEAD / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    ],
+)
+def test_simple_head_is_what_the_general_parser_gives(head: str) -> None:
+    found = parse_simple_head(head)
+    assert found is not None
+    parsed, length = found
+    end = head.index("\r\n\r\n")
+    assert length == end + 4
+    assert parsed == parse_head(head[:end])
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "GET /r HTTP/1.1\r\nHost_x: a\r\n\r\n",  # underscores: a setting decides
+        "GET /r HTTP/1.1\nHost: a\n\n",  # bare LF
+        "GET /r HTTP/1.1\r\nHost: a\r\n",  # not all in yet
+        "GET /%41 HTTP/1.1\r\n\r\n",  # an escape
+        "GET http://a/ HTTP/1.1\r\n\r\n",  # absolute form
+        "GET /r HTTP/1.1\r\nBad Name: a\r\n\r\n",
+        "GET /r HTTP/1.1\r\nX: a\rb\r\n\r\n",
+        "GET /r HTTP/2.0\r\n\r\n",
+    ],
+)
+def test_simple_head_leaves_the_rest_to_the_general_parser(head: str) -> None:
+    assert parse_simple_head(head) is None
