@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import socket
 import time
 from collections.abc import AsyncIterator
