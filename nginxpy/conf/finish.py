@@ -18,7 +18,7 @@ def finish_http(loader: Loader, http: HttpScope, handled: list[Directive]) -> No
     close_line = loader.close_line(http.directive)
     resolve_upstream_hosts(loader, http)
     merge_ssl(loader, http)
-    check_proxy_ssl(loader)
+    check_upstream_ssl(loader)
     check_cache_zones(loader, http, close_line, handled)
     check_locations(http)
     check_ssl_listen(http)
@@ -130,20 +130,20 @@ def check_server_context(
     ssl_check.check_ecdh_curve(server.get("ssl_ecdh_curve") or "auto")
 
 
-def check_proxy_ssl(loader: Loader) -> None:
-    """ngx_http_proxy_set_ssl: a location proxying over TLS makes its upstream SSL context."""
-    if not loader.proxy_ssl_scopes:
+def check_upstream_ssl(loader: Loader) -> None:
+    """ngx_http_proxy_set_ssl (and grpc's, uwsgi's): a location passing over TLS makes an SSL context."""
+    if not loader.upstream_ssl_scopes:
         return
     from nginxpy.conf import ssl_check
 
-    for scope in loader.proxy_ssl_scopes:
-        ssl_check.check_ciphers(scope.get("proxy_ssl_ciphers") or versions.DEFAULT_PROXY_SSL_CIPHERS)
-        if scope.get("proxy_ssl_verify"):
-            trusted = scope.get("proxy_ssl_trusted_certificate")
+    for module, scope in loader.upstream_ssl_scopes:
+        ssl_check.check_ciphers(scope.get(f"{module}_ssl_ciphers") or versions.DEFAULT_PROXY_SSL_CIPHERS)
+        if scope.get(f"{module}_ssl_verify"):
+            trusted = scope.get(f"{module}_ssl_trusted_certificate")
             if not trusted:
-                raise ConfError("no proxy_ssl_trusted_certificate for proxy_ssl_verify")
+                raise ConfError(f"no {module}_ssl_trusted_certificate for {module}_ssl_verify")
             ssl_check.check_verify_locations(loader.paths.full_name(trusted, conf=True))
-            crl = scope.get("proxy_ssl_crl")
+            crl = scope.get(f"{module}_ssl_crl")
             if crl:
                 ssl_check.check_verify_locations(
                     loader.paths.full_name(crl, conf=True), "X509_LOOKUP_load_file"

@@ -879,7 +879,7 @@ def proxy_pass(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
             )
         _implicit_upstream(loader, parsed)
     if not value.is_constant or url.lower().startswith("https://"):
-        loader.proxy_ssl_scopes.append(scope)
+        loader.upstream_ssl_scopes.append(("proxy", scope))
     loader.store(scope, directive, value)
 
 
@@ -1106,8 +1106,9 @@ def upstream_pass(loader: Loader, directive: Directive, scope: Scope, spec: Spec
         if parsed.err:
             raise loader.error(f'{parsed.err} in upstream "{rest}"')
         _implicit_upstream(loader, parsed)
-    if not value.is_constant or url.lower().startswith("https://"):
-        loader.proxy_ssl_scopes.append(scope)
+    tls_prefix = {"grpc_pass": "grpcs://", "uwsgi_pass": "suwsgi://"}.get(name)
+    if tls_prefix is not None and (not value.is_constant or url.lower().startswith(tls_prefix)):
+        loader.upstream_ssl_scopes.append((name.split("_")[0], scope))
     loader.store(scope, directive, value)
 
 
