@@ -219,6 +219,15 @@ class _Translator:
         if letter == "g" or letter == "k":
             self.backreference(letter, start)
             return
+        if letter in "pP":
+            members = self.property_members(letter)
+            if members is not None:
+                # An empty set matches nothing, its negation anything; caseless
+                # matching leaves Unicode properties alone in PCRE2.
+                if not members.strip("^"):
+                    members = "^\\x00-\\xff" if members == "" else "\\s\\S"
+                self.emit(f"(?-i:[{members}])", start)
+                return
         code = self.code_escape(letter)
         if code is not None:
             self.emit(code, start)
@@ -226,6 +235,20 @@ class _Translator:
         if letter.isascii() and letter.isalpha() and letter not in _PCRE_LETTERS:
             raise _Fail("unrecognized character follows \\", start + 1)
         self.emit("\\" + letter, start)
+
+    def property_members(self, letter: str) -> str | None:
+        """\\p{..} \\pX \\P..: the class body of the characters below 256 with that Unicode
+        property (PCRE2 without UTF still consults Unicode); None for a property not modelled."""
+        match = re.match(r"\{(\^?)([A-Za-z&_ ]+)\}|([A-Za-z])", self.pattern[self.pos :])
+        if match is None:
+            raise _Fail("malformed \\P or \\p sequence", len(self.pattern))
+        name = match.group(2) or match.group(3)
+        negate = (letter == "P") != bool(match.group(1))
+        members = _property_members(name)
+        if members is None:
+            return None
+        self.pos += match.end()
+        return ("^" if negate else "") + members
 
     def code_escape(self, letter: str) -> str | None:
         """\\e \\cX \\x.. \\x{..} \\o{..}: one character, as re writes it."""
@@ -324,6 +347,12 @@ class _Translator:
                 if letter in "uULlF":
                     raise _Fail(_UNSUPPORTED_ESCAPE, at + 2)
                 self.pos += 2
+                if letter in "pP":
+                    members = self.property_members(letter)
+                    if members is not None and not members.startswith("^"):
+                        self.emit(members, at)
+                        continue
+                    self.pos = at + 2  # a negated property in a class is not modelled
                 code = self.code_escape(letter)
                 if code is not None:
                     self.emit(code, at)
@@ -340,6 +369,34 @@ class _Translator:
                 continue
             self.emit("\\" + ch if ch in _CLASS_SPECIAL else ch, at)
         # Unterminated: re reports it from the end.
+
+
+_GENERAL_CATEGORIES = set(
+    "C Cc Cf Cn Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi Po Ps S Sc Sk Sm So "
+    "Z Zl Zp Zs".split()
+)
+
+
+def _property_members(name: str) -> str | None:
+    import unicodedata
+
+    def has(char: str) -> bool:
+        category = unicodedata.category(char)
+        if name == "Any":
+            return True
+        if name == "L&":
+            return category in ("Lu", "Ll", "Lt")
+        if name == "Xan":
+            return category[0] in "LN"
+        if name in ("Xsp", "Xps"):
+            return category[0] == "Z" or char in "\t\n\x0b\x0c\r"
+        if name == "Xwd":
+            return category[0] in "LN" or char == "_"
+        return category == name if len(name) == 2 else category[0] == name
+
+    if name not in _GENERAL_CATEGORIES and name not in ("Any", "L&", "Xan", "Xsp", "Xps", "Xwd"):
+        return None
+    return "".join(f"\\x{code:02x}" for code in range(256) if has(chr(code)))
 
 
 def to_python(pattern: str) -> str:

@@ -41,8 +41,15 @@ REGEXES = [
     r"^/a[\h]b$",
     r"^/(?s)a.b$",
     r"^/a(?-i)B$",
+    r"^/\p{L}+$",
+    r"^/\PL$",
+    r"^/\p{Lu}",
+    r"^/\p{Nd}+$",
+    r"^/\p{^Ll}",
+    r"^/\p{Cs}?a",
+    r"^/[\p{Lu}\d]+$",
 ]
-CASELESS = [r"^/\w+$", r"^/a(?-i)B$", r"^/[[:upper:]]+$"]
+CASELESS = [r"^/\p{Lu}", r"^/\w+$", r"^/a(?-i)B$", r"^/[[:upper:]]+$"]
 
 SUBJECTS = [
     "/a{,3}",
