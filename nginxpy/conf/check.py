@@ -106,6 +106,9 @@ class Loader:
     # Hosts of proxy_pass (and the like) URLs, resolved when the http block ends unless an
     # upstream block has their name: (host, no port given, port, directive).
     deferred_hosts: list[tuple[str, bool, int, Directive | None]] = field(default_factory=list)
+    # Scopes whose proxy_pass, grpc_pass or uwsgi_pass may talk TLS (a TLS scheme or variables):
+    # each gets an upstream SSL context from its "proxy", "grpc" or "uwsgi" ssl directives.
+    upstream_ssl_scopes: list[tuple[str, Scope]] = field(default_factory=list)
     module_names: set[str] = field(default_factory=set)
     # The -e file: opened with the others when the main level has no error_log.
     default_error_log: str | None = None

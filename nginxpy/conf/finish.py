@@ -3,8 +3,7 @@ location trees and the server names of each listening address (ngx_http_block)."
 
 from __future__ import annotations
 
-import os
-
+from nginxpy import versions
 from nginxpy.conf import variables as known_variables
 from nginxpy.conf.ast import Directive
 from nginxpy.conf.check import Loader
@@ -19,6 +18,7 @@ def finish_http(loader: Loader, http: HttpScope, handled: list[Directive]) -> No
     close_line = loader.close_line(http.directive)
     resolve_upstream_hosts(loader, http)
     merge_ssl(loader, http)
+    check_upstream_ssl(loader)
     check_cache_zones(loader, http, close_line, handled)
     check_locations(http)
     check_ssl_listen(http)
@@ -76,7 +76,8 @@ def merge_ssl(loader: Loader, http: HttpScope) -> None:
     for server in http.servers:
         certificates = _certificates(server)
         keys = list(server.get("ssl_certificate_key") or [])
-        if server.get("ssl"):
+        reject_handshake = bool(server.get("ssl_reject_handshake"))
+        if server.get("ssl") and (certificates or not reject_handshake):
             ssl = _set_where(server, "ssl")
             where = f" in {ssl.file}:{ssl.end_line}" if ssl is not None else ""
             if not certificates:
@@ -91,22 +92,68 @@ def merge_ssl(loader: Loader, http: HttpScope) -> None:
         elif certificates:
             if len(keys) < len(certificates):
                 raise ConfError(f'no "ssl_certificate_key" is defined for certificate "{certificates[-1]}"')
-        else:
+        elif not reject_handshake:
             continue
-        if any("$" in path for path in [*certificates, *keys]):
-            continue
+        check_server_context(loader, server, certificates or [], keys)
+
+
+def check_server_context(
+    loader: Loader, server: ServerScope, certificates: list[str], keys: list[str]
+) -> None:
+    """The rest of ngx_http_ssl_merge_srv_conf, in its order, for a server with an SSL context."""
+    from nginxpy.conf import ssl_check
+
+    def full(name: str) -> str | None:
+        value = server.get(name)
+        return loader.paths.full_name(value, conf=True) if value else None
+
+    ssl_check.check_ciphers(server.get("ssl_ciphers") or versions.DEFAULT_SSL_CIPHERS)
+    if not any("$" in path for path in [*certificates, *keys]):
         for cert, key in zip(certificates, keys, strict=False):
             load_certificate(loader, cert, key)
+    verify = server.get("ssl_verify_client") or "off"
+    client_certificate = full("ssl_client_certificate")
+    if verify != "off":
+        if client_certificate is None and verify != "optional_no_ca":
+            raise ConfError("no ssl_client_certificate for ssl_verify_client")
+        if client_certificate is not None:
+            ssl_check.check_verify_locations(client_certificate)
+    trusted_certificate = full("ssl_trusted_certificate")
+    if trusted_certificate is not None:
+        ssl_check.check_verify_locations(trusted_certificate)
+    crl = full("ssl_crl")
+    if crl is not None:
+        ssl_check.check_verify_locations(crl, "X509_LOOKUP_load_file")
+    dhparam = full("ssl_dhparam")
+    if dhparam is not None:
+        ssl_check.check_dhparam(dhparam)
+    ssl_check.check_ecdh_curve(server.get("ssl_ecdh_curve") or "auto")
+
+
+def check_upstream_ssl(loader: Loader) -> None:
+    """ngx_http_proxy_set_ssl (and grpc's, uwsgi's): a location passing over TLS makes an SSL context."""
+    if not loader.upstream_ssl_scopes:
+        return
+    from nginxpy.conf import ssl_check
+
+    for module, scope in loader.upstream_ssl_scopes:
+        ssl_check.check_ciphers(scope.get(f"{module}_ssl_ciphers") or versions.DEFAULT_PROXY_SSL_CIPHERS)
+        if scope.get(f"{module}_ssl_verify"):
+            trusted = scope.get(f"{module}_ssl_trusted_certificate")
+            if not trusted:
+                raise ConfError(f"no {module}_ssl_trusted_certificate for {module}_ssl_verify")
+            ssl_check.check_verify_locations(loader.paths.full_name(trusted, conf=True))
+            crl = scope.get(f"{module}_ssl_crl")
+            if crl:
+                ssl_check.check_verify_locations(
+                    loader.paths.full_name(crl, conf=True), "X509_LOOKUP_load_file"
+                )
 
 
 def _bio_error(kind: str, full: str, error: OSError) -> ConfError:
-    reason = {2: "no such file", 13: "Permission denied", 21: "Is a directory"}.get(
-        error.errno or 0, "system lib"
-    )
-    return ConfError(
-        f'cannot load {kind} "{full}": BIO_new_file() failed (SSL: error:8000{error.errno or 0:04X}:system library::'
-        f"{os.strerror(error.errno or 0)}:calling fopen({full}, r) error:10000080:BIO routines::{reason})"
-    )
+    from nginxpy.conf.ssl_check import fopen_error
+
+    return ConfError(f'cannot load {kind} "{full}": BIO_new_file() failed {fopen_error(full, error)}')
 
 
 def load_certificate(loader: Loader, cert: str, key: str) -> None:
@@ -155,7 +202,11 @@ def load_certificate(loader: Loader, cert: str, key: str) -> None:
 def check_ssl_listen(http: HttpScope) -> None:
     """ngx_http_ssl_init: a "listen ... ssl" server needs a certificate."""
     for server in http.servers:
-        if any(listen.ssl for listen in server.listens) and not _certificates(server):
+        if (
+            any(listen.ssl for listen in server.listens)
+            and not _certificates(server)
+            and not server.get("ssl_reject_handshake")
+        ):
             raise ConfError(
                 'no "ssl_certificate" is defined for the "listen ... ssl" directive', server.file, server.line
             )

@@ -878,6 +878,8 @@ def proxy_pass(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -
                 'or inside named location, or inside "if" statement, or inside "limit_except" block'
             )
         _implicit_upstream(loader, parsed)
+    if not value.is_constant or url.lower().startswith("https://"):
+        loader.upstream_ssl_scopes.append(("proxy", scope))
     loader.store(scope, directive, value)
 
 
@@ -946,6 +948,22 @@ def ssl_certificate(loader: Loader, directive: Directive, scope: Scope, spec: Sp
     scope.set_directive(directive.name, directive)
     _compile(loader, directive.args[0].value)
     entries.append(directive.args[0].value)
+
+
+@handler("ssl_password_file", "proxy_ssl_password_file", "uwsgi_ssl_password_file", "grpc_ssl_password_file")
+def ssl_password_file(loader: Loader, directive: Directive, scope: Scope, spec: Spec) -> None:
+    """ngx_ssl_read_password_file: the file is read when the directive is, so it must exist."""
+    from nginxpy.conf.check import set_custom_default
+
+    if directive.name in scope.values:
+        raise loader.directive_error("is duplicate")
+    name = loader.paths.full_name(directive.args[0].value, conf=True)
+    try:
+        with open(name, "rb") as handle:
+            handle.read()
+    except OSError as error:
+        raise loader.error(f'open() "{name}" failed ({error.errno}: {error.strerror})') from None
+    set_custom_default(loader, directive, scope, spec)
 
 
 # -- events ---------------------------------------------------------------------------
@@ -1088,6 +1106,9 @@ def upstream_pass(loader: Loader, directive: Directive, scope: Scope, spec: Spec
         if parsed.err:
             raise loader.error(f'{parsed.err} in upstream "{rest}"')
         _implicit_upstream(loader, parsed)
+    tls_prefix = {"grpc_pass": "grpcs://", "uwsgi_pass": "suwsgi://"}.get(name)
+    if tls_prefix is not None and (not value.is_constant or url.lower().startswith(tls_prefix)):
+        loader.upstream_ssl_scopes.append((name.split("_")[0], scope))
     loader.store(scope, directive, value)
 
 
