@@ -136,6 +136,7 @@ def single_process(options: cli.Options, cycle: Cycle, detached: daemon_mod.Deta
 
     server = cycle.server
     server.sockets = cycle.listening.for_slot(0)
+    server.open_logs()  # ngx_init_cycle opens the log files in this mode too, not at the first line
     worker = Worker(
         server,
         cycle.log,

@@ -317,6 +317,12 @@ class Process:
             if not wait_until(lambda port=port: ready(port), 15.0):  # type: ignore[misc]
                 running.stop()
                 raise TimeoutError(f"{name}: port {port} not ready")
+        # The kernel completes a connection as soon as the socket listens, before the event loop
+        # runs (it creates its epoll and wake-up fds then): started means the probes were served.
+        for port in ports:
+            if not wait_until(lambda port=port: _probes_served(port), 15.0):  # type: ignore[misc]
+                running.stop()
+                raise TimeoutError(f"{name}: the probe of port {port} was not served")
         return running
 
     @property
@@ -361,6 +367,21 @@ class Process:
 
     def log_mark(self) -> int:
         return len(self.error_log())
+
+
+def _probes_served(port: int) -> bool:
+    """Nothing is waiting in ``port``'s accept queue and no accepted connection to it is still
+    open (a socket without an fd, in TIME_WAIT or LAST_ACK, has inode 0 in /proc/net/tcp)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) != port:
+                    continue
+                listening = fields[3] == "0A"  # for a listener, rx_queue is the accept queue's length
+                if (listening and int(fields[4].split(":")[1], 16)) or (not listening and fields[9] != "0"):
+                    return False
+    return True
 
 
 _LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: (\*\d+ )?")
