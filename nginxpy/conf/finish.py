@@ -110,7 +110,7 @@ def check_server_context(
     ssl_check.check_ciphers(server.get("ssl_ciphers") or versions.DEFAULT_SSL_CIPHERS)
     if not any("$" in path for path in [*certificates, *keys]):
         for cert, key in zip(certificates, keys, strict=False):
-            load_certificate(loader, cert, key)
+            load_certificate(loader, cert, key, read_passwords(loader, server))
     verify = server.get("ssl_verify_client") or "off"
     client_certificate = full("ssl_client_certificate")
     if verify != "off":
@@ -156,7 +156,7 @@ def _bio_error(kind: str, full: str, error: OSError) -> ConfError:
     return ConfError(f'cannot load {kind} "{full}": BIO_new_file() failed {fopen_error(full, error)}')
 
 
-def load_certificate(loader: Loader, cert: str, key: str) -> None:
+def load_certificate(loader: Loader, cert: str, key: str, passwords: list[bytes] | None = None) -> None:
     """ngx_ssl_certificate: the certificate, then its key, read as PEM, and a matching pair."""
     import ssl
 
@@ -189,14 +189,55 @@ def load_certificate(loader: Loader, cert: str, key: str) -> None:
             "Input type: PEM)"
         )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # An encrypted key takes the ssl_password_file lines in turn; never a prompt on the terminal.
+    for password in passwords or [b""]:
+        try:
+            context.load_cert_chain(cert_full, key_full, password=password)
+            return
+        except ssl.SSLError as error:
+            if "KEY_VALUES_MISMATCH" in str(error) or "key values mismatch" in str(error):
+                raise ConfError(
+                    f'SSL_CTX_use_PrivateKey("{key_full}") failed '
+                    "(SSL: error:05800074:x509 certificate routines::key values mismatch)"
+                ) from None
+            if b"ENCRYPTED" not in key_data:
+                return
+    raise ConfError(
+        f'cannot load certificate key "{key_full}": PEM_read_bio_PrivateKey() failed '
+        + (_BAD_DECRYPT if passwords else _NO_PASSWORD)
+    )
+
+
+# OpenSSL's queue for an encrypted key: a wrong password, or none (no terminal to ask on).
+_BAD_DECRYPT = (
+    "(SSL: error:1C800064:Provider routines::bad decrypt error:11800074:PKCS12 routines::pkcs12 "
+    "cipherfinal error:maybe wrong password error:1C800064:Provider routines::bad decrypt "
+    "error:11800074:PKCS12 routines::pkcs12 cipherfinal error:maybe wrong password)"
+)
+_NO_PASSWORD = (
+    "(SSL: error:1400006B:UI routines::processing error:while reading strings error:0480006D:PEM "
+    "routines::problems getting password error:07880109:common libcrypto routines::interrupted or "
+    "cancelled error:07880109:common libcrypto routines::interrupted or cancelled "
+    "error:1C80009F:Provider routines::unable to get passphrase error:1400006B:UI routines::"
+    "processing error:while reading strings error:0480006D:PEM routines::problems getting password "
+    "error:07880109:common libcrypto routines::interrupted or cancelled error:04800068:PEM "
+    "routines::bad password read)"
+)
+
+
+def read_passwords(loader: Loader, scope: Scope) -> list[bytes] | None:
+    """ngx_ssl_read_password_file: one password a line, CR LF or LF, empty lines skipped."""
+    value = scope.get("ssl_password_file")
+    if not value:
+        return None
+    name = loader.paths.full_name(value[-1][0], conf=True)
     try:
-        context.load_cert_chain(cert_full, key_full)
-    except ssl.SSLError as error:
-        if "KEY_VALUES_MISMATCH" in str(error) or "key values mismatch" in str(error):
-            raise ConfError(
-                f'SSL_CTX_use_PrivateKey("{key_full}") failed '
-                "(SSL: error:05800074:x509 certificate routines::key values mismatch)"
-            ) from None
+        with open(name, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None  # the directive read it already
+    lines = [line.removesuffix(b"\r") for line in data.split(b"\n")]
+    return [line for line in lines if line]
 
 
 def check_ssl_listen(http: HttpScope) -> None:
