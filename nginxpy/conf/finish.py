@@ -128,6 +128,16 @@ def check_server_context(
     if dhparam is not None:
         ssl_check.check_dhparam(dhparam)
     ssl_check.check_ecdh_curve(server.get("ssl_ecdh_curve") or "auto")
+    http = loader.main.http
+    assert http is not None and http.directive is not None
+    for name in server.get("ssl_session_ticket_key") or []:
+        # ngx_ssl_session_ticket_keys runs at merge time: nginx is at the end of the http block.
+        full_name = loader.paths.full_name(name, conf=True)
+        error = ssl_check.ticket_key_error(full_name)
+        if error is not None:
+            raise ConfError(error, http.directive.file, loader.close_line(http.directive))
+    if server.get("ssl_stapling") and server.get("ssl_stapling_file"):
+        ssl_check.check_stapling_file(full("ssl_stapling_file") or "")
 
 
 def check_upstream_ssl(loader: Loader) -> None:
@@ -138,6 +148,16 @@ def check_upstream_ssl(loader: Loader) -> None:
 
     for module, scope in loader.upstream_ssl_scopes:
         ssl_check.check_ciphers(scope.get(f"{module}_ssl_ciphers") or versions.DEFAULT_PROXY_SSL_CIPHERS)
+        certificate = _last_word(scope.get(f"{module}_ssl_certificate"))
+        if certificate:
+            key = _last_word(scope.get(f"{module}_ssl_certificate_key"))
+            if not key:
+                raise ConfError(
+                    f'no "{module}_ssl_certificate_key" is defined for certificate "{certificate}"'
+                )
+            if "$" not in certificate and "$" not in key:
+                passwords = read_passwords(loader, scope, f"{module}_ssl_password_file")
+                load_certificate(loader, certificate, key, passwords)
         if scope.get(f"{module}_ssl_verify"):
             trusted = scope.get(f"{module}_ssl_trusted_certificate")
             if not trusted:
@@ -225,12 +245,20 @@ _NO_PASSWORD = (
 )
 
 
-def read_passwords(loader: Loader, scope: Scope) -> list[bytes] | None:
-    """ngx_ssl_read_password_file: one password a line, CR LF or LF, empty lines skipped."""
-    value = scope.get("ssl_password_file")
-    if not value:
+def _last_word(value: object) -> str | None:
+    """The first word of the last occurrence of a directive kept as word lists."""
+    if not value or not isinstance(value, list):
         return None
-    name = loader.paths.full_name(value[-1][0], conf=True)
+    last = value[-1]
+    return str(last[0]) if isinstance(last, list) else str(last)
+
+
+def read_passwords(loader: Loader, scope: Scope, directive: str = "ssl_password_file") -> list[bytes] | None:
+    """ngx_ssl_read_password_file: one password a line, CR LF or LF, empty lines skipped."""
+    word = _last_word(scope.get(directive))
+    if not word:
+        return None
+    name = loader.paths.full_name(word, conf=True)
     try:
         with open(name, "rb") as handle:
             data = handle.read()
