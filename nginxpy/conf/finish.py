@@ -147,7 +147,9 @@ def check_upstream_ssl(loader: Loader) -> None:
     from nginxpy.conf import ssl_check
 
     for module, scope in loader.upstream_ssl_scopes:
-        ssl_check.check_ciphers(scope.get(f"{module}_ssl_ciphers") or versions.DEFAULT_PROXY_SSL_CIPHERS)
+        ciphers = scope.get(f"{module}_ssl_ciphers")
+        if ciphers is not None:  # the default, DEFAULT, always passes: no ssl import for it
+            ssl_check.check_ciphers(ciphers)
         certificate = _last_word(scope.get(f"{module}_ssl_certificate"))
         if certificate:
             key = _last_word(scope.get(f"{module}_ssl_certificate_key"))
