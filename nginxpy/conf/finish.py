@@ -110,7 +110,7 @@ def check_server_context(
     ssl_check.check_ciphers(server.get("ssl_ciphers") or versions.DEFAULT_SSL_CIPHERS)
     if not any("$" in path for path in [*certificates, *keys]):
         for cert, key in zip(certificates, keys, strict=False):
-            load_certificate(loader, cert, key)
+            load_certificate(loader, cert, key, read_passwords(loader, server))
     verify = server.get("ssl_verify_client") or "off"
     client_certificate = full("ssl_client_certificate")
     if verify != "off":
@@ -128,6 +128,16 @@ def check_server_context(
     if dhparam is not None:
         ssl_check.check_dhparam(dhparam)
     ssl_check.check_ecdh_curve(server.get("ssl_ecdh_curve") or "auto")
+    http = loader.main.http
+    assert http is not None and http.directive is not None
+    for name in server.get("ssl_session_ticket_key") or []:
+        # ngx_ssl_session_ticket_keys runs at merge time: nginx is at the end of the http block.
+        full_name = loader.paths.full_name(name, conf=True)
+        error = ssl_check.ticket_key_error(full_name)
+        if error is not None:
+            raise ConfError(error, http.directive.file, loader.close_line(http.directive))
+    if server.get("ssl_stapling") and server.get("ssl_stapling_file"):
+        ssl_check.check_stapling_file(full("ssl_stapling_file") or "")
 
 
 def check_upstream_ssl(loader: Loader) -> None:
@@ -137,7 +147,19 @@ def check_upstream_ssl(loader: Loader) -> None:
     from nginxpy.conf import ssl_check
 
     for module, scope in loader.upstream_ssl_scopes:
-        ssl_check.check_ciphers(scope.get(f"{module}_ssl_ciphers") or versions.DEFAULT_PROXY_SSL_CIPHERS)
+        ciphers = scope.get(f"{module}_ssl_ciphers")
+        if ciphers is not None:  # the default, DEFAULT, always passes: no ssl import for it
+            ssl_check.check_ciphers(ciphers)
+        certificate = _last_word(scope.get(f"{module}_ssl_certificate"))
+        if certificate:
+            key = _last_word(scope.get(f"{module}_ssl_certificate_key"))
+            if not key:
+                raise ConfError(
+                    f'no "{module}_ssl_certificate_key" is defined for certificate "{certificate}"'
+                )
+            if "$" not in certificate and "$" not in key:
+                passwords = read_passwords(loader, scope, f"{module}_ssl_password_file")
+                load_certificate(loader, certificate, key, passwords)
         if scope.get(f"{module}_ssl_verify"):
             trusted = scope.get(f"{module}_ssl_trusted_certificate")
             if not trusted:
@@ -156,7 +178,7 @@ def _bio_error(kind: str, full: str, error: OSError) -> ConfError:
     return ConfError(f'cannot load {kind} "{full}": BIO_new_file() failed {fopen_error(full, error)}')
 
 
-def load_certificate(loader: Loader, cert: str, key: str) -> None:
+def load_certificate(loader: Loader, cert: str, key: str, passwords: list[bytes] | None = None) -> None:
     """ngx_ssl_certificate: the certificate, then its key, read as PEM, and a matching pair."""
     import ssl
 
@@ -189,14 +211,63 @@ def load_certificate(loader: Loader, cert: str, key: str) -> None:
             "Input type: PEM)"
         )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # An encrypted key takes the ssl_password_file lines in turn; never a prompt on the terminal.
+    for password in passwords or [b""]:
+        try:
+            context.load_cert_chain(cert_full, key_full, password=password)
+            return
+        except ssl.SSLError as error:
+            if "KEY_VALUES_MISMATCH" in str(error) or "key values mismatch" in str(error):
+                raise ConfError(
+                    f'SSL_CTX_use_PrivateKey("{key_full}") failed '
+                    "(SSL: error:05800074:x509 certificate routines::key values mismatch)"
+                ) from None
+            if b"ENCRYPTED" not in key_data:
+                return
+    raise ConfError(
+        f'cannot load certificate key "{key_full}": PEM_read_bio_PrivateKey() failed '
+        + (_BAD_DECRYPT if passwords else _NO_PASSWORD)
+    )
+
+
+# OpenSSL's queue for an encrypted key: a wrong password, or none (no terminal to ask on).
+_BAD_DECRYPT = (
+    "(SSL: error:1C800064:Provider routines::bad decrypt error:11800074:PKCS12 routines::pkcs12 "
+    "cipherfinal error:maybe wrong password error:1C800064:Provider routines::bad decrypt "
+    "error:11800074:PKCS12 routines::pkcs12 cipherfinal error:maybe wrong password)"
+)
+_NO_PASSWORD = (
+    "(SSL: error:1400006B:UI routines::processing error:while reading strings error:0480006D:PEM "
+    "routines::problems getting password error:07880109:common libcrypto routines::interrupted or "
+    "cancelled error:07880109:common libcrypto routines::interrupted or cancelled "
+    "error:1C80009F:Provider routines::unable to get passphrase error:1400006B:UI routines::"
+    "processing error:while reading strings error:0480006D:PEM routines::problems getting password "
+    "error:07880109:common libcrypto routines::interrupted or cancelled error:04800068:PEM "
+    "routines::bad password read)"
+)
+
+
+def _last_word(value: object) -> str | None:
+    """The first word of the last occurrence of a directive kept as word lists."""
+    if not value or not isinstance(value, list):
+        return None
+    last = value[-1]
+    return str(last[0]) if isinstance(last, list) else str(last)
+
+
+def read_passwords(loader: Loader, scope: Scope, directive: str = "ssl_password_file") -> list[bytes] | None:
+    """ngx_ssl_read_password_file: one password a line, CR LF or LF, empty lines skipped."""
+    word = _last_word(scope.get(directive))
+    if not word:
+        return None
+    name = loader.paths.full_name(word, conf=True)
     try:
-        context.load_cert_chain(cert_full, key_full)
-    except ssl.SSLError as error:
-        if "KEY_VALUES_MISMATCH" in str(error) or "key values mismatch" in str(error):
-            raise ConfError(
-                f'SSL_CTX_use_PrivateKey("{key_full}") failed '
-                "(SSL: error:05800074:x509 certificate routines::key values mismatch)"
-            ) from None
+        with open(name, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None  # the directive read it already
+    lines = [line.removesuffix(b"\r") for line in data.split(b"\n")]
+    return [line for line in lines if line]
 
 
 def check_ssl_listen(http: HttpScope) -> None:

@@ -2,6 +2,7 @@
 
 ``to_python`` rewrites the PCRE2 syntax ``re`` lacks or reads differently: ``\\Q..\\E``,
 ``\\h \\v \\R \\N \\z \\Z \\G \\e \\cX \\x{..} \\o{..}``, ``\\g``/``\\k`` back-references,
+``\\p{..}`` general categories,
 POSIX classes in brackets, option settings such as ``(?i)`` in the middle of a pattern
 (scoped to the rest of their group, as in PCRE), lookbehinds whose alternatives differ
 in length, and ``{`` that is no quantifier (``{,3}`` is literal in PCRE2 10.42).  It
@@ -339,6 +340,10 @@ class _Translator:
                     continue
                 if letter == "E":
                     self.pos += 2
+                    continue
+                if letter in "89":
+                    self.pos += 2
+                    self.emit(letter, at)  # no back-reference in a class: the digit itself
                     continue
                 if letter in "hv":
                     self.pos += 2

@@ -18,12 +18,12 @@ NO_CERTIFICATE = "(SSL: error:05800088:x509 certificate routines::no certificate
 NO_DH_PARAMETERS = "(SSL: error:0480006C:PEM routines::no start line:Expecting: DH PARAMETERS)"
 
 
-def fopen_error(full: str, error: OSError, then: str = "") -> str:
+def fopen_error(full: str, error: OSError, then: str = "", mode: str = "r") -> str:
     """OpenSSL's queue after BIO_new_file failed to open FULL: system library, BIO, and THEN."""
     errno = error.errno or 0
     reason = {2: "no such file", 13: "Permission denied", 21: "Is a directory"}.get(errno, "system lib")
     return (
-        f"(SSL: error:8000{errno:04X}:system library::{os.strerror(errno)}:calling fopen({full}, r) "
+        f"(SSL: error:8000{errno:04X}:system library::{os.strerror(errno)}:calling fopen({full}, {mode}) "
         f"error:10000080:BIO routines::{reason}{then})"
     )
 
@@ -101,3 +101,23 @@ def check_ecdh_curve(curves: str) -> None:
                 f"passed invalid argument:group '{group}' cannot be set)"
             )
     raise ConfError(f'SSL_CTX_set1_curves_list("{curves}") failed')
+
+
+def ticket_key_error(full: str) -> str | None:
+    """ngx_ssl_session_ticket_keys: a file of 48 or 80 bytes."""
+    try:
+        size = os.path.getsize(full)
+    except OSError as error:
+        return f'open() "{full}" failed ({error.errno}: {error.strerror})'
+    if size not in (48, 80):
+        return f'"{full}" must be 48 or 80 bytes'
+    return None
+
+
+def check_stapling_file(full: str) -> None:
+    """ngx_ssl_stapling_file: BIO_new_file(.., "rb")."""
+    try:
+        with open(full, "rb"):
+            pass
+    except OSError as error:
+        raise ConfError(f'BIO_new_file("{full}") failed {fopen_error(full, error, mode="rb")}') from None

@@ -8,6 +8,7 @@ check fails, or on the list of ``[warn]`` messages when it succeeds.
 A case names what the test must make before the check in optional files:
 ``certs.txt``: lines ``CERT KEY`` (paths in the case): a certificate and its key,
 issued by a throw-away CA (trustme); ``CA CERT`` lines add the CA itself;
+``ENCRYPTED CERT KEY PASSWORD`` lines write the key encrypted with PASSWORD;
 ``dirs.txt``: directories to create.  A case that loads the stream module is skipped
 when the module is not installed.
 """
@@ -58,6 +59,19 @@ def _ca() -> object:
     return trustme.CA()
 
 
+def encrypt_key(path: Path, password: bytes) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password),
+        )
+    )
+
+
 def prepare(case: str, where: Path) -> Path:
     """A fresh copy of the case with the files it asks for."""
     if where.exists():
@@ -74,12 +88,15 @@ def prepare(case: str, where: Path) -> Path:
                 (where / words[1]).parent.mkdir(parents=True, exist_ok=True)
                 ca.cert_pem.write_to_path(str(where / words[1]))  # type: ignore[attr-defined]
                 continue
-            cert, key = words
+            password = words.pop() if words[0] == "ENCRYPTED" else None
+            cert, key = words[-2:]
             issued = ca.issue_cert("localhost", "example.com")  # type: ignore[attr-defined]
             (where / cert).parent.mkdir(parents=True, exist_ok=True)
             (where / key).parent.mkdir(parents=True, exist_ok=True)
             issued.cert_chain_pems[0].write_to_path(str(where / cert))
             issued.private_key_pem.write_to_path(str(where / key))
+            if password is not None:
+                encrypt_key(where / key, password.encode())
     dirs = where / "dirs.txt"
     if dirs.exists():
         for line in dirs.read_text().splitlines():
@@ -98,8 +115,16 @@ def command(where: Path) -> list[str]:
 
 def run_nginx(where: Path) -> tuple[int, str]:
     assert NGINX is not None
+    # No terminal: OpenSSL would ask it for the password of an encrypted key.
     done = subprocess.run(
-        [NGINX, *command(where)], capture_output=True, text=True, errors="replace", timeout=30, cwd=where
+        [NGINX, *command(where)],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        text=True,
+        errors="replace",
+        timeout=30,
+        cwd=where,
     )
     return done.returncode, done.stderr
 
