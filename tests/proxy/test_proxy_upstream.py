@@ -263,6 +263,11 @@ async def test_keepalive_reuses_upstream_connection() -> None:
             conn = FakeConn()
             assert await proxy_handler(request(), conn, conf, space) == 0
             assert b"".join(conn.chunks) == b"ok"
+        pool = _REGISTRY[id(space)]["ka"].pool
+        assert pool is not None
+        for entries in pool.idle.values():  # the kept connection would outlive the test
+            for stream, _, _ in entries:
+                await stream.aclose()
         nursery.cancel_scope.cancel()
     assert connections == 1
 
