@@ -444,13 +444,22 @@ def _failure(pattern: str, text: str, offset: int) -> RegexError:
     return RegexError(f'pcre2_compile() failed: {text} in "{pattern}" at "{pattern[offset:]}"')
 
 
+# What the translator rewrites; a pattern without any of it is the same in re.
+_NEEDS_TRANSLATION = re.compile(r"[\\\[{]|\([?*]")
+
+
 def _compile(pattern: str, caseless: bool) -> re.Pattern[str]:
+    flags = re.ASCII | (re.IGNORECASE if caseless else 0)
+    if _NEEDS_TRANSLATION.search(pattern) is None:
+        try:
+            return re.compile(pattern, flags)
+        except re.error:
+            pass  # the translator's pass below words the error as PCRE2 does
     translator = _Translator(pattern)
     try:
         translated = translator.translate()
     except _Fail as fail:
         raise _failure(pattern, fail.text, fail.offset) from None
-    flags = re.ASCII | (re.IGNORECASE if caseless else 0)
     try:
         return re.compile(translated, flags)
     except re.error as error:
